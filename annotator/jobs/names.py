@@ -1,0 +1,12 @@
+"""Celery task names, so the core can enqueue work in packages it must not import."""
+
+from annotator.jobs.models import JobKind
+
+WORKER_CHECK_TASK = "ml_assist.check_worker"
+AUDIT_EXPORT_TASK = "audit.export_audit_log"
+
+TASK_FOR_KIND: dict[str, str] = {
+    JobKind.WORKER_CHECK: WORKER_CHECK_TASK,
+    JobKind.AUDIT_EXPORT: AUDIT_EXPORT_TASK,
+}
+QUEUES = ("default", "gpu")
