@@ -3,8 +3,12 @@ from django.contrib.auth.admin import UserAdmin
 from django.http import HttpRequest
 
 from annotator.accounts.models import ApiToken, User
+from annotator.audit.admin import AuditedAdmin
 
-admin.site.register(User, UserAdmin)
+
+@admin.register(User)
+class AuditedUserAdmin(UserAdmin, AuditedAdmin[User]):  # type: ignore[type-arg]
+    """Users; every admin change (roles, activation, password) is audited."""
 
 
 @admin.register(ApiToken)

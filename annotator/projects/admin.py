@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from annotator.audit.admin import AuditedAdmin
 from annotator.projects.models import LabelSchema, Membership, Project
 
 
@@ -14,8 +15,8 @@ class MembershipInline(admin.TabularInline[Membership, Project]):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin[Project]):
-    """Projects; edits here bypass the services' audit, so prefer the app or the API."""
+class ProjectAdmin(AuditedAdmin[Project]):
+    """Projects; admin edits are audited (as admin.*), but prefer the app or the API."""
 
     list_display = [
         "name",
