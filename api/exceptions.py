@@ -3,13 +3,15 @@
 Domain errors are mapped to statuses in one table; DRF's own errors are reshaped.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.http import Http404
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, status
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -22,14 +24,13 @@ STATUS_FOR: list[tuple[type[DomainError], int]] = [
     (ConflictError, status.HTTP_409_CONFLICT),
     (DomainError, status.HTTP_400_BAD_REQUEST),
 ]
-_current_serializers: dict[type[models.Model], type[serializers.Serializer[Any]]] = {}
+CurrentView = Callable[[Any, Request], dict[str, Any]]
+_current_views: dict[type[models.Model], CurrentView] = {}
 
 
-def register_current_serializer(
-    model: type[models.Model], serializer: type[serializers.Serializer[Any]]
-) -> None:
-    """Say how to show the stored object in a 409 for a stale edit of `model`."""
-    _current_serializers[model] = serializer
+def register_current_view(model: type[models.Model], view: CurrentView) -> None:
+    """Say how to show the stored object (as the user sees it) in a 409 for a stale edit."""
+    _current_views[model] = view
 
 
 def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -50,14 +51,14 @@ def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     return {prefix or "non_field_errors": [str(detail)]}
 
 
-def _domain_response(error: DomainError) -> Response:
+def _domain_response(error: DomainError, request: Request | None) -> Response:
     code = next(code for cls, code in STATUS_FOR if isinstance(error, cls))
     errors = error.extra.get("errors") or ({error.field: [error.message]} if error.field else {})
     body: dict[str, Any] = {"code": error.code, "message": error.message, "errors": errors}
     current = error.extra.get("current")
     if current is not None:
-        serializer = _current_serializers.get(type(current))
-        body["current"] = serializer(current).data if serializer else None
+        view = _current_views.get(type(current))
+        body["current"] = view(current, request) if view and request is not None else None
     return Response(body, status=code)
 
 
@@ -75,7 +76,7 @@ def _code(exc: exceptions.APIException, status_code: int) -> str:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Render every error as {"code", "message", "errors"} with the right status."""
     if isinstance(exc, DomainError):
-        return _domain_response(exc)
+        return _domain_response(exc, context.get("request"))
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

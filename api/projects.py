@@ -33,7 +33,7 @@ from annotator.projects.services import (
 )
 from api.accounts import UserRefSerializer
 from api.auth import request_user
-from api.exceptions import register_current_serializer
+from api.exceptions import register_current_view
 from api.permissions import require_action
 from api.scoping import ProjectScopedViewSet, ScopedViewSet
 
@@ -119,7 +119,13 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
         return effective_display(project.modalities, project.display_settings)
 
 
-register_current_serializer(Project, ProjectSerializer)
+def _current_project(project: Project, request: Request) -> dict[str, Any]:
+    """Show a project as the user's list does (role, member count, schema version)."""
+    visible = list_projects_for_user(user=request_user(request)).get(pk=project.pk)
+    return dict(ProjectSerializer(visible).data)
+
+
+register_current_view(Project, _current_project)
 
 
 class ProjectCreateSerializer(serializers.Serializer[Any]):
@@ -319,7 +325,7 @@ class LabelSchemaSerializer(serializers.ModelSerializer[LabelSchema]):
         read_only_fields = fields
 
 
-register_current_serializer(LabelSchema, LabelSchemaSerializer)
+register_current_view(LabelSchema, lambda schema, _: dict(LabelSchemaSerializer(schema).data))
 
 
 class LabelSchemaUpdateSerializer(serializers.Serializer[Any]):

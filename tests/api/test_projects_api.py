@@ -100,10 +100,10 @@ def test_list_projects_filters(client_for: Client, manager: User) -> None:
     ct = make_project(owner=manager, name="Thorax", modalities=["CT"])
     client = client_for(manager)
     client.patch(f"/api/v1/projects/{ct.pk}/", {"version": 1, "archived": True}, format="json")
-    names = lambda q: [
-        p["name"]
-        for p in client.get(f"/api/v1/projects/?{q}").json()["results"]  # noqa: E731
-    ]
+
+    def names(query: str) -> list[str]:
+        return [p["name"] for p in client.get(f"/api/v1/projects/?{query}").json()["results"]]
+
     assert names("modality=MG") == ["Breast"]
     assert names("archived=true") == ["Thorax"]
     assert names("search=hor") == ["Thorax"]
@@ -170,6 +170,8 @@ def test_patch_stale_version_is_409_with_current(
     body = response.json()
     assert body["code"] == "stale_version"
     assert (body["current"]["description"], body["current"]["version"]) == ("a", 2)
+    assert (body["current"]["my_role"], body["current"]["member_count"]) == ("manager", 1)
+    assert body["current"]["schema_version"] == 1
 
 
 def test_patch_requires_version(client_for: Client, project: Project, manager: User) -> None:
