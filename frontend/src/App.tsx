@@ -1,0 +1,30 @@
+// Route table. Pages with the top bar sit under <AppLayout>; a full-screen
+// viewer route (Cornerstone3D, a later issue) goes beside it under <RequireAuth>
+// so that it can use the whole window.
+import { Navigate, Route, Routes } from "react-router";
+import { RequireAuth } from "./auth";
+import { AppLayout } from "./components/AppLayout";
+import { AccountPage } from "./pages/AccountPage";
+import { LoginPage } from "./pages/LoginPage";
+import { NotFoundPage } from "./pages/NotFoundPage";
+import { ProjectListPage } from "./pages/ProjectListPage";
+import { ProjectNewPage } from "./pages/ProjectNewPage";
+import { ProjectPage } from "./pages/ProjectPage";
+
+export function App() {
+  return (
+    <Routes>
+      <Route path="/login" element={<LoginPage />} />
+      <Route element={<RequireAuth />}>
+        <Route element={<AppLayout />}>
+          <Route index element={<Navigate to="/projects" replace />} />
+          <Route path="projects" element={<ProjectListPage />} />
+          <Route path="projects/new" element={<ProjectNewPage />} />
+          <Route path="projects/:projectId/:tab?" element={<ProjectPage />} />
+          <Route path="account" element={<AccountPage />} />
+          <Route path="*" element={<NotFoundPage />} />
+        </Route>
+      </Route>
+    </Routes>
+  );
+}

@@ -1,0 +1,82 @@
+import { NavLink, Navigate, useParams } from "react-router";
+import { ApiError, api } from "../api";
+import { Badge, ErrorAlert, Loading } from "../components/ui";
+import { useAsync } from "../hooks/useAsync";
+import { SchemaTab } from "../schema/SchemaTab";
+import type { Project } from "../types";
+import { AuditTab } from "./project/AuditTab";
+import { MembersTab } from "./project/MembersTab";
+import { SettingsTab } from "./project/SettingsTab";
+import { ROLE_NAMES } from "./ProjectListPage";
+
+const TABS = [
+  { id: "settings", title: "Settings", managersOnly: false },
+  { id: "schema", title: "Label schema", managersOnly: false },
+  { id: "members", title: "Members", managersOnly: false },
+  { id: "audit", title: "Audit log", managersOnly: true },
+] as const;
+
+type TabId = (typeof TABS)[number]["id"];
+
+export function ProjectPage() {
+  const { projectId = "", tab = "settings" } = useParams();
+  const project = useAsync((signal) => api.get<Project>(`projects/${projectId}/`, undefined, signal), [projectId]);
+
+  if (project.error) {
+    const notFound = project.error instanceof ApiError && project.error.status === 404;
+    return notFound ? (
+      <div className="empty" data-testid="project-not-found">
+        <h1>Project not found</h1>
+        <p className="muted">It does not exist or you are not a member.</p>
+      </div>
+    ) : (
+      <ErrorAlert error={project.error} />
+    );
+  }
+  if (!project.data) return <Loading />;
+  const p = project.data;
+  const isManager = p.my_role === "manager";
+  const tabs = TABS.filter((t) => !t.managersOnly || isManager);
+  if (!tabs.some((t) => t.id === tab)) return <Navigate to={`/projects/${p.id}`} replace />;
+  const current = tab as TabId;
+
+  return (
+    <div data-testid="project-page" data-project-id={p.id}>
+      <div className="page-header">
+        <div>
+          <div className="breadcrumb">
+            <NavLink to="/projects">Projects</NavLink> /
+          </div>
+          <h1 data-testid="project-title">
+            {p.name} {p.archived && <Badge kind="archived">Archived</Badge>}
+          </h1>
+          <div className="muted small">
+            {p.modalities.join(", ") || "No modality"} · {p.my_role ? ROLE_NAMES[p.my_role] ?? p.my_role : "—"} ·{" "}
+            {p.member_count} member(s)
+          </div>
+        </div>
+      </div>
+      <nav className="tabs" role="tablist">
+        {tabs.map((t) => (
+          <NavLink
+            key={t.id}
+            to={t.id === "settings" ? `/projects/${p.id}` : `/projects/${p.id}/${t.id}`}
+            end
+            role="tab"
+            aria-selected={current === t.id}
+            className={({ isActive }) => (isActive || (current === t.id) ? "tab active" : "tab")}
+            data-testid={`tab-${t.id}`}
+          >
+            {t.title}
+          </NavLink>
+        ))}
+      </nav>
+      <section className="tab-panel" role="tabpanel">
+        {current === "settings" && <SettingsTab project={p} onSaved={(next) => project.setData(next)} onReload={project.reload} />}
+        {current === "schema" && <SchemaTab project={p} onSchemaSaved={project.reload} />}
+        {current === "members" && <MembersTab project={p} onChanged={project.reload} />}
+        {current === "audit" && isManager && <AuditTab project={p} />}
+      </section>
+    </div>
+  );
+}
