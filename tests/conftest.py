@@ -2,7 +2,6 @@
 
 import os
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,6 +15,7 @@ from django.dispatch import receiver
 from rest_framework.test import APIClient
 
 from annotator.accounts.models import User
+from annotator.jobs.worker import worker_argv
 from annotator.projects.models import Project, Role
 from annotator.projects.services import add_member
 from tests.factories import UserFactory, make_project
@@ -115,25 +115,7 @@ def celery_worker(
     }
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "annotator",
-                "worker",
-                "-Q",
-                "default,gpu",
-                "--pool=solo",
-                "--concurrency=1",
-                "--prefetch-multiplier=1",
-                "-n",
-                name,
-                "--without-gossip",
-                "--without-mingle",
-                "-l",
-                "info",
-            ],
+            worker_argv(name=name),
             cwd=ROOT,
             env=env,
             stdout=out,

@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 import pytest
 from django.db import DatabaseError, connection, transaction
+from django.test import Client as DjangoClient
 from rest_framework.test import APIClient
 
 from annotator.accounts.models import User
@@ -93,3 +94,27 @@ def test_audit_table_cannot_be_truncated_by_default(project: Project) -> None:
         with pytest.raises(DatabaseError), transaction.atomic():
             cursor.execute("TRUNCATE audit_auditevent CASCADE")
     assert AuditEvent.objects.filter(project=project).exists()
+
+
+def test_admin_edits_are_audited(project: Project) -> None:
+    admin_user = UserFactory.create(is_staff=True, is_superuser=True)
+    client = DjangoClient()
+    client.force_login(admin_user)
+    url = f"/admin/projects/project/{project.pk}/change/"
+    form = client.get(url).context["adminform"].form
+    data = {name: form.initial.get(name) for name in form.fields}
+    data.update(
+        name="Chest CT (renamed)",
+        modalities='["CT"]',
+        display_settings="{}",
+        owner=project.owner_id,
+        description="",
+        review_required="",
+        archived="",
+        **{"memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0"},
+    )
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    event = AuditEvent.objects.get(action="admin.update")
+    assert (event.actor, event.project) == (admin_user, project)
+    assert event.changes["name"] == ["Chest CT", "Chest CT (renamed)"]

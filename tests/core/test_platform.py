@@ -14,6 +14,7 @@ from django.test import Client
 from annotator.accounts.models import User
 from annotator.audit.models import AuditEvent
 from annotator.core.demo import seed_demo
+from annotator.jobs.worker import worker_argv
 from annotator.projects.models import Membership, Project
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,19 +107,7 @@ def test_zero_setup_mode_runs_a_job_on_sqlite_and_filesystem_broker(tmp_path: Pa
     )
     log = (tmp_path / "worker.log").open("wb")
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "annotator",
-            "worker",
-            "-Q",
-            "default,gpu",
-            "--pool=solo",
-            "-l",
-            "info",
-        ],
+        worker_argv(),
         cwd=ROOT,
         env=env,
         stdout=log,

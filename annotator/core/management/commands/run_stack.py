@@ -10,6 +10,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from annotator.jobs.worker import worker_argv
+
 
 class Command(BaseCommand):
     """Start web + worker as child processes and stop them all when one ends or on Ctrl-C."""
@@ -31,20 +33,7 @@ class Command(BaseCommand):
                 f"{options['host']}:{options['port']}",
                 "--noreload",
             ],
-            "worker": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "annotator",
-                "worker",
-                "-Q",
-                "default,gpu",
-                "--pool=solo",
-                "--concurrency=1",
-                "-l",
-                "info",
-            ],
+            "worker": worker_argv(),
         }
         children = {
             name: subprocess.Popen(cmd, cwd=settings.BASE_DIR) for name, cmd in commands.items()
