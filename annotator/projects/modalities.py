@@ -33,14 +33,16 @@ DISPLAY_DEFAULTS: dict[str, dict[str, Any]] = {
             _preset("Lung", -600, 1500),
             _preset("Bone", 400, 1800),
             _preset("Brain", 40, 80),
+            _preset("Abdomen", 40, 400),
             _preset("Liver", 60, 150),
             _preset("Mediastinum", 50, 350),
         ],
         "invert": False,
     },
+    # MR intensities have no absolute scale: start from percentiles of the image itself.
     Modality.MR: {
         "layout": "mpr",
-        "initial_window": "header",
+        "initial_window": "auto",
         "window_presets": [],
         "invert": False,
     },

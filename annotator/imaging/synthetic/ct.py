@@ -253,6 +253,6 @@ def _unsorted_instance_uids(uids: _Uids, count: int) -> list[str]:
     for attempt in range(100):
         candidate = [uids("instance", i, attempt) for i in range(count)]
         order = sorted(range(count), key=candidate.__getitem__)
-        if count < 2 or (order != list(range(count)) and order != list(range(count))[::-1]):
+        if count < 3 or (order != list(range(count)) and order != list(range(count))[::-1]):
             return candidate
     raise RuntimeError("Could not draw non-monotonic instance UIDs.")  # pragma: no cover
