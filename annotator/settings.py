@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "annotator.audit",
     "annotator.projects",
     "annotator.jobs",
+    "annotator.imaging",
+    "annotator.pacs",
     "ml_assist",
 ]
 
@@ -93,7 +95,12 @@ if REDIS_URL:
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": 50_000},
+        }
+    }
 
 # --- accounts ---------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -172,6 +179,7 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "annotator.projects.models.Role",
         "ModalityEnum": "annotator.projects.models.Modality",
         "JobStateEnum": "annotator.jobs.models.JobState",
+        "PacsKindEnum": "annotator.pacs.models.PacsKind",
     },
 }
 
@@ -197,6 +205,25 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TRACK_STARTED = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- imaging ----------------------------------------------------------------------------------
+IMAGING_MAX_UPLOAD_BYTES = env.int("IMAGING_MAX_UPLOAD_BYTES", default=20 << 30)
+IMAGING_MAX_FILE_BYTES = env.int("IMAGING_MAX_FILE_BYTES", default=2 << 30)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # larger uploaded files go to disk: memory stays flat
+FILE_UPLOAD_HANDLERS = [
+    "annotator.imaging.uploads.LargeChunkMemoryFileUploadHandler",
+    "annotator.imaging.uploads.LargeChunkTemporaryFileUploadHandler",
+]
+# A CT folder is hundreds of files; Django's default of 100 files per request is too few.
+DATA_UPLOAD_MAX_NUMBER_FILES = env.int("IMAGING_MAX_FILES_PER_REQUEST", default=5000)
+# DIMSE receiver (manage.py dicom_listener): the called AE title picks the project.
+DICOM_LISTENER_HOST = env.str("DICOM_LISTENER_HOST", default="0.0.0.0")  # noqa: S104 - a server
+DICOM_LISTENER_PORT = env.int("DICOM_LISTENER_PORT", default=11112)
+DICOM_LISTENER_AE_TITLE = env.str("DICOM_LISTENER_AE_TITLE", default="ANNOTATOR")
+# {"<project id>": ["CALLING_AE", ...]}: only these senders may store into that project.
+DICOM_LISTENER_ALLOWED_CALLING = env.json("DICOM_LISTENER_ALLOWED_CALLING", default={})
+# PACS pulls: seconds to wait for a remote PACS (search answers synchronously).
+PACS_TIMEOUT = env.float("PACS_TIMEOUT", default=20.0)
 
 # --- ML ---------------------------------------------------------------------------------------
 ML_DEVICE = env.str("ML_DEVICE", default="auto")  # auto | cpu | cuda | cuda:N

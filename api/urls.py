@@ -5,9 +5,18 @@ from rest_framework.routers import DefaultRouter
 
 from api.accounts import ApiTokenViewSet, CsrfView, LoginView, LogoutView, MeView
 from api.audit import AuditEventViewSet
+from api.imaging import (
+    ImagingSettingsView,
+    PseudonymViewSet,
+    SeriesViewSet,
+    StudyViewSet,
+    UploadView,
+)
 from api.jobs import AuditExportView, JobViewSet
 from api.meta import MetaView
+from api.pacs import PacsConnectionViewSet
 from api.projects import LabelSchemaViewSet, MembershipViewSet, ProjectViewSet
+from api.rendering import rendered_slice, series_thumbnail
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -23,6 +32,10 @@ member = MembershipViewSet.as_view(
 schema_current = LabelSchemaViewSet.as_view({"get": "current", "put": "replace_current"})
 schema_versions = LabelSchemaViewSet.as_view({"get": "list"})
 schema_version = LabelSchemaViewSet.as_view({"get": "retrieve"})
+pacs_connections = PacsConnectionViewSet.as_view({"get": "list", "post": "create"})
+pacs_connection = PacsConnectionViewSet.as_view(
+    {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}
+)
 
 urlpatterns = [
     path("auth/csrf/", CsrfView.as_view(), name="auth-csrf"),
@@ -44,5 +57,59 @@ urlpatterns = [
         AuditExportView.as_view(),
         name="project-audit-export",
     ),
+    path("projects/<int:project_pk>/uploads/", UploadView.as_view(), name="project-uploads"),
+    path(
+        "projects/<int:project_pk>/studies/",
+        StudyViewSet.as_view({"get": "list"}),
+        name="project-studies",
+    ),
+    path(
+        "projects/<int:project_pk>/studies/<int:pk>/",
+        StudyViewSet.as_view({"get": "retrieve"}),
+        name="project-study",
+    ),
+    path(
+        "projects/<int:project_pk>/series/",
+        SeriesViewSet.as_view({"get": "list"}),
+        name="project-series-list",
+    ),
+    path(
+        "projects/<int:project_pk>/series/<int:pk>/",
+        SeriesViewSet.as_view({"get": "retrieve"}),
+        name="project-series",
+    ),
+    path(
+        "projects/<int:project_pk>/series/<int:pk>/render/",
+        rendered_slice,
+        name="project-series-render",
+    ),
+    path(
+        "projects/<int:project_pk>/series/<int:pk>/thumbnail/",
+        series_thumbnail,
+        name="project-series-thumbnail",
+    ),
+    path(
+        "projects/<int:project_pk>/imaging-settings/",
+        ImagingSettingsView.as_view(),
+        name="project-imaging-settings",
+    ),
+    path(
+        "projects/<int:project_pk>/pseudonyms/",
+        PseudonymViewSet.as_view({"get": "list"}),
+        name="project-pseudonyms",
+    ),
+    path("projects/<int:project_pk>/pacs/", pacs_connections, name="project-pacs-list"),
+    path("projects/<int:project_pk>/pacs/<int:pk>/", pacs_connection, name="project-pacs"),
+    path(
+        "projects/<int:project_pk>/pacs/<int:pk>/search/",
+        PacsConnectionViewSet.as_view({"post": "search"}),
+        name="project-pacs-search",
+    ),
+    path(
+        "projects/<int:project_pk>/pacs/<int:pk>/pull/",
+        PacsConnectionViewSet.as_view({"post": "pull"}),
+        name="project-pacs-pull",
+    ),
+    path("projects/<int:project_pk>/dicomweb/", include("api.dicomweb.urls")),
     path("", include(router.urls)),
 ]

@@ -20,6 +20,8 @@ class JobKind(models.TextChoices):
 
     WORKER_CHECK = "worker_check", "Worker check"
     AUDIT_EXPORT = "audit_export", "Audit log export"
+    INGEST_UPLOAD = "ingest_upload", "Image upload ingest"
+    PACS_PULL = "pacs_pull", "Pull from a PACS"
 
 
 class Job(models.Model):

@@ -1,0 +1,161 @@
+"""Walk an upload (loose files and zip archives) safely, one bounded file at a time."""
+
+import stat
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import IO
+
+from annotator.imaging.dicom import RejectedFileError
+
+COPY_CHUNK = 1 << 20
+SPOOL_IN_MEMORY = 32 << 20  # larger members spill to a temporary file
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """Bounds that stop zip bombs and oversized files."""
+
+    max_file_bytes: int = 2 << 30
+    max_total_bytes: int = 50 << 30
+    max_ratio: float = 400.0  # uncompressed / compressed per member (blank images compress well)
+    max_members: int = 200_000
+
+
+@dataclass(frozen=True)
+class UploadItem:
+    """One file to ingest, from a loose upload or a zip member."""
+
+    name: str
+    size: int
+    source: Path
+    member: str | None = None  # the zip member name, when inside an archive
+
+
+@dataclass(frozen=True)
+class SkippedItem:
+    """A path that was not ingested, with the reason (reported per file)."""
+
+    name: str
+    code: str
+    reason: str
+
+
+def _unsafe_member(info: zipfile.ZipInfo) -> str | None:
+    name = info.filename.replace("\\", "/")
+    path = PurePosixPath(name)
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        return "An absolute path inside the zip."
+    if ".." in path.parts:
+        return "A path inside the zip escapes its folder (../)."
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        return "A link inside the zip."
+    return None
+
+
+def is_dicomdir(name: str) -> bool:
+    """Return whether a path is a DICOMDIR index (tolerated, not ingested)."""
+    return PurePosixPath(name.replace("\\", "/")).name.upper() == "DICOMDIR"
+
+
+def walk_upload(
+    files: list[tuple[str, Path]], limits: ArchiveLimits
+) -> Iterator[UploadItem | SkippedItem]:
+    """Yield every ingestible file of an upload, expanding zips (not nested ones) safely."""
+    total = 0
+    for name, path in files:
+        if zipfile.is_zipfile(path):
+            yield from _walk_zip(name, path, limits)
+            continue
+        size = path.stat().st_size
+        total += size
+        if is_dicomdir(name):
+            yield SkippedItem(name, "dicomdir", "DICOMDIR index files are not ingested.")
+        elif size > limits.max_file_bytes:
+            yield SkippedItem(name, "too_large", "The file is larger than the upload limit.")
+        elif total > limits.max_total_bytes:
+            yield SkippedItem(name, "too_large", "The upload exceeds the total size limit.")
+        else:
+            yield UploadItem(name=name, size=size, source=path)
+
+
+def _walk_zip(name: str, path: Path, limits: ArchiveLimits) -> Iterator[UploadItem | SkippedItem]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        yield SkippedItem(name, "bad_zip", "The zip archive is damaged.")
+        return
+    with archive:
+        members = archive.infolist()
+        if len(members) > limits.max_members:
+            yield SkippedItem(name, "zip_bomb", "The zip has too many members.")
+            return
+        total = 0
+        for info in members:
+            if info.is_dir():
+                continue
+            label = f"{name}/{info.filename}"
+            problem = _unsafe_member(info)
+            if problem:
+                yield SkippedItem(label, "unsafe_path", problem)
+                continue
+            total += info.file_size
+            ratio = info.file_size / max(info.compress_size, 1)
+            if (
+                info.file_size > limits.max_file_bytes
+                or ratio > limits.max_ratio
+                or total > limits.max_total_bytes
+            ):
+                yield SkippedItem(
+                    label, "zip_bomb", "The member exceeds the size or compression-ratio limits."
+                )
+                continue
+            if is_dicomdir(info.filename):
+                yield SkippedItem(label, "dicomdir", "DICOMDIR index files are not ingested.")
+                continue
+            if info.filename.lower().endswith(".zip"):
+                yield SkippedItem(label, "nested_zip", "Zips inside zips are not expanded.")
+                continue
+            yield UploadItem(name=label, size=info.file_size, source=path, member=info.filename)
+
+
+def count_items(files: list[tuple[str, Path]]) -> int:
+    """Return how many files an upload holds (zip members counted), for progress totals."""
+    count = 0
+    for _, path in files:
+        if zipfile.is_zipfile(path):
+            try:
+                with zipfile.ZipFile(path) as archive:
+                    count += sum(1 for info in archive.infolist() if not info.is_dir())
+            except (zipfile.BadZipFile, OSError):
+                count += 1
+        else:
+            count += 1
+    return count
+
+
+@contextmanager
+def open_item(item: UploadItem, limits: ArchiveLimits) -> Iterator[IO[bytes]]:
+    """Open an item for reading; zip members are copied out with a hard size cap (their
+    headers may lie about sizes), into memory or a temporary file."""
+    if item.member is None:
+        with item.source.open("rb") as fp:
+            yield fp
+        return
+    with (
+        zipfile.ZipFile(item.source) as archive,
+        archive.open(item.member) as member,
+        tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool,
+    ):
+        copied = 0
+        while chunk := member.read(COPY_CHUNK):
+            copied += len(chunk)
+            if copied > max(item.size, 0) or copied > limits.max_file_bytes:
+                raise RejectedFileError("zip_bomb", "The member expands beyond its declared size.")
+            spool.write(chunk)
+        spool.seek(0)
+        yield spool

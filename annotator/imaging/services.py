@@ -1,0 +1,188 @@
+"""Writes for imaging: stage an upload as a job, ingest it, change imaging settings."""
+
+import logging
+import shutil
+import uuid
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
+from django.db import transaction
+
+from annotator.accounts.models import User
+from annotator.audit.services import diff, record_event, snapshot
+from annotator.celery import app as celery_app
+from annotator.core.errors import DomainError, StaleVersionError
+from annotator.imaging.archive import (
+    ArchiveLimits,
+    SkippedItem,
+    count_items,
+    open_item,
+    walk_upload,
+)
+from annotator.imaging.dicom import RejectedFileError
+from annotator.imaging.ingest import FileOutcome, Ingestor, get_imaging_settings
+from annotator.imaging.models import ImagingSettings
+from annotator.jobs.models import Job, JobKind
+from annotator.jobs.names import BUILD_VOLUMES_TASK
+from annotator.jobs.services import enqueue_job, report_progress
+from annotator.projects.models import Project
+
+logger = logging.getLogger(__name__)
+PROGRESS_EVERY = 25
+SETTINGS_FIELDS = [
+    "deidentify",
+    "retain_longitudinal_dates",
+    "retain_patient_characteristics",
+    "clean_descriptors",
+    "keep_pseudonym_map",
+    "safe_private_tags",
+    "ae_title",
+]
+
+
+class EmptyUploadError(DomainError):
+    """An upload without files."""
+
+    code = "empty_upload"
+
+
+class UploadTooLargeError(DomainError):
+    """An upload above the configured limit."""
+
+    code = "upload_too_large"
+
+
+def upload_limits() -> ArchiveLimits:
+    """Return the size limits uploads are held to (settings IMAGING_MAX_*)."""
+    return ArchiveLimits(
+        max_file_bytes=settings.IMAGING_MAX_FILE_BYTES,
+        max_total_bytes=settings.IMAGING_MAX_UPLOAD_BYTES,
+    )
+
+
+def _safe_name(name: str) -> str:
+    parts = [p for p in PurePosixPath(name.replace("\\", "/")).parts if p not in ("..", "/", "")]
+    return "/".join(parts)[-200:] or "upload"
+
+
+@transaction.atomic
+def stage_upload(*, project: Project, actor: User, files: list[UploadedFile[bytes]]) -> Job:
+    """Move uploaded files to a staging folder and queue the ingest job that reads them.
+
+    Raises:
+        EmptyUploadError: no files.
+        UploadTooLargeError: the files exceed IMAGING_MAX_UPLOAD_BYTES together.
+    """
+    if not files:
+        raise EmptyUploadError("Choose at least one file, folder or zip.", field="files")
+    total = sum(f.size or 0 for f in files)
+    if total > settings.IMAGING_MAX_UPLOAD_BYTES:
+        raise UploadTooLargeError("The upload is larger than the limit.", field="files")
+    staging = Path("uploads") / uuid.uuid4().hex
+    folder = Path(settings.MEDIA_ROOT) / staging
+    folder.mkdir(parents=True)
+    staged: list[list[str]] = []
+    try:
+        for index, upload in enumerate(files):
+            target = folder / f"{index:06d}"
+            if isinstance(upload, TemporaryUploadedFile):
+                shutil.move(upload.temporary_file_path(), target)
+            else:
+                with target.open("wb") as out:
+                    for chunk in upload.chunks():
+                        out.write(chunk)
+            staged.append([_safe_name(upload.name or f"file-{index}"), target.name])
+        return enqueue_job(
+            kind=JobKind.INGEST_UPLOAD,
+            created_by=actor,
+            project=project,
+            params={"staging": str(staging), "files": staged, "bytes": total},
+        )
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def ingest_staged_upload(job: Job) -> tuple[dict[str, Any], None]:
+    """Ingest every file of a staged upload with progress, then queue the volume builds."""
+    assert job.project is not None  # noqa: S101 - upload jobs always belong to a project
+    folder = Path(settings.MEDIA_ROOT) / job.params["staging"]
+    files = [(name, folder / stored) for name, stored in job.params["files"]]
+    limits = upload_limits()
+    total = count_items(files)
+    report_progress(job=job, done=0, total=total, message="Reading files")
+    ingestor = Ingestor(project=job.project, actor=job.created_by, source="upload")
+    done = 0
+    try:
+        for item in walk_upload(files, limits):
+            if isinstance(item, SkippedItem):
+                ingestor.report.add(FileOutcome(item.name, "rejected", item.code, item.reason))
+            else:
+                try:
+                    with open_item(item, limits) as fp:
+                        ingestor.add(name=item.name, fp=fp, size=item.size)
+                except RejectedFileError as error:
+                    ingestor.report.add(
+                        FileOutcome(item.name, "rejected", error.code, error.message)
+                    )
+            done += 1
+            if done % PROGRESS_EVERY == 0:
+                report_progress(job=job, done=min(done, total), message=f"{done} of {total} files")
+        report = ingestor.finish()
+    except BaseException:
+        ingestor.abandon()
+        raise
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    record_event(
+        actor=job.created_by,
+        action="imaging.ingest",
+        obj=job,
+        project=job.project,
+        changes={
+            "accepted": [None, report.accepted],
+            "rejected": [None, report.rejected],
+            "duplicates": [None, report.duplicates],
+            "conflicts": [None, report.conflicts],
+        },
+    )
+    queue_volume_builds(series_ids=sorted(ingestor.touched))
+    return report.as_dict(), None
+
+
+def queue_volume_builds(*, series_ids: list[int]) -> None:
+    """Build the volume caches of these series after the current transaction commits."""
+    if series_ids:
+        transaction.on_commit(lambda: celery_app.send_task(BUILD_VOLUMES_TASK, args=[series_ids]))
+
+
+@transaction.atomic
+def update_imaging_settings(
+    *, project: Project, actor: User, expected_version: int, changes: dict[str, Any]
+) -> ImagingSettings:
+    """Change a project's de-identification policy or AE title.
+
+    Raises:
+        StaleVersionError: the settings changed since `expected_version`.
+    """
+    current = get_imaging_settings(project=project)
+    locked = ImagingSettings.objects.select_for_update().get(pk=current.pk)
+    if locked.version != expected_version:
+        raise StaleVersionError(
+            "The imaging settings were changed by someone else.", current=locked
+        )
+    before = snapshot(locked, SETTINGS_FIELDS)
+    for name, value in changes.items():
+        setattr(locked, name, value)
+    changed = diff(before, snapshot(locked, SETTINGS_FIELDS))
+    if not changed:
+        return locked
+    locked.version += 1
+    locked.full_clean()
+    locked.save()
+    record_event(
+        actor=actor, action="imaging.settings", obj=locked, project=project, changes=changed
+    )
+    return locked

@@ -1,0 +1,266 @@
+"""Image import and the study/series hierarchy of a project."""
+
+from typing import Any
+
+import django_filters
+from django.conf import settings
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotator.accounts.models import User
+from annotator.core.errors import DomainError
+from annotator.imaging.ingest import get_imaging_settings
+from annotator.imaging.models import ImagingSettings, PseudonymEntry, Series, Stack, Study
+from annotator.imaging.selectors import list_pseudonyms, list_series, list_studies
+from annotator.imaging.services import stage_upload, update_imaging_settings
+from annotator.projects.access import Action
+from annotator.projects.models import Project
+from annotator.projects.selectors import list_projects_for_user
+from api.auth import request_user
+from api.exceptions import register_current_view
+from api.jobs import JobSerializer
+from api.permissions import require_action
+from api.scoping import ProjectScopedViewSet
+
+
+class UploadTooLargeError(DomainError):
+    """The request body is larger than the upload limit."""
+
+    code = "upload_too_large"
+
+
+class StudySerializer(serializers.ModelSerializer[Study]):
+    """A study as labeling sees it (pseudonymous patient)."""
+
+    patient = serializers.CharField(source="patient.pseudonym", read_only=True)
+    series_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Study
+        fields = [
+            "id",
+            "study_instance_uid",
+            "patient",
+            "study_date",
+            "study_time",
+            "accession_number",
+            "description",
+            "series_count",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class StackSerializer(serializers.ModelSerializer[Stack]):
+    """A geometrically consistent image set of a series."""
+
+    class Meta:
+        model = Stack
+        fields = [
+            "id",
+            "index",
+            "role",
+            "size",
+            "spacing",
+            "origin",
+            "direction",
+            "uniform",
+            "slice_positions",
+            "gantry_tilt_deg",
+            "frame_time_ms",
+            "dtype",
+        ]
+        read_only_fields = fields
+
+
+class SeriesSerializer(serializers.ModelSerializer[Series]):
+    """A series with its stacks, display information and review flags."""
+
+    study_instance_uid = serializers.CharField(source="study.study_instance_uid", read_only=True)
+    patient = serializers.CharField(source="study.patient.pseudonym", read_only=True)
+    stacks = StackSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Series
+        fields = [
+            "id",
+            "study",
+            "study_instance_uid",
+            "patient",
+            "series_instance_uid",
+            "modality",
+            "series_number",
+            "description",
+            "body_part",
+            "laterality",
+            "is_image",
+            "source_format",
+            "burned_in_risk",
+            "instance_count",
+            "display",
+            "status",
+            "status_message",
+            "stacks",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class SeriesFilter(django_filters.FilterSet):
+    """?modality=&study=&status=&burned_in_risk=&is_image="""
+
+    class Meta:
+        model = Series
+        fields = ["modality", "study", "status", "burned_in_risk", "is_image"]
+
+
+class UploadSerializer(serializers.Serializer[Any]):
+    """DICOM files, folders (as many files) or zip archives."""
+
+    files = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True), allow_empty=False
+    )
+
+
+@extend_schema(tags=["imaging"])
+class UploadView(APIView):
+    """Upload files or zips into a project; ingest runs as a job (follow it at /jobs/{id}/)."""
+
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        request={"multipart/form-data": UploadSerializer}, responses={202: JobSerializer}
+    )
+    def post(self, request: Request, project_pk: str) -> Response:
+        project = _project(request, project_pk)
+        require_action(request, project, Action.IMPORT_DATA)
+        length = int(request.headers.get("Content-Length") or 0)
+        if length > settings.IMAGING_MAX_UPLOAD_BYTES:
+            raise UploadTooLargeError("The upload is larger than the limit.")
+        payload = UploadSerializer(data={"files": request.FILES.getlist("files")})
+        payload.is_valid(raise_exception=True)
+        job = stage_upload(
+            project=project, actor=request_user(request), files=payload.validated_data["files"]
+        )
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _project(request: Request, project_pk: str) -> Project:
+    return get_object_or_404(list_projects_for_user(user=request_user(request)), pk=project_pk)
+
+
+@extend_schema(tags=["imaging"])
+class StudyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectScopedViewSet[Study]):
+    """Studies of a project."""
+
+    queryset = Study.objects.none()
+    serializer_class = StudySerializer
+
+    def scoped_queryset(self, user: User) -> QuerySet[Study]:
+        return list_studies(project=self.get_project())
+
+
+@extend_schema(tags=["imaging"])
+class SeriesViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectScopedViewSet[Series]):
+    """Series of a project with their stacks."""
+
+    queryset = Series.objects.none()
+    serializer_class = SeriesSerializer
+    filterset_class = SeriesFilter
+
+    def scoped_queryset(self, user: User) -> QuerySet[Series]:
+        return list_series(project=self.get_project())
+
+
+class ImagingSettingsSerializer(serializers.ModelSerializer[ImagingSettings]):
+    """A project's de-identification policy (the secret is never shown)."""
+
+    class Meta:
+        model = ImagingSettings
+        fields = [
+            "deidentify",
+            "retain_longitudinal_dates",
+            "retain_patient_characteristics",
+            "clean_descriptors",
+            "keep_pseudonym_map",
+            "safe_private_tags",
+            "ae_title",
+            "version",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+register_current_view(ImagingSettings, lambda obj, _: dict(ImagingSettingsSerializer(obj).data))
+
+
+class ImagingSettingsUpdateSerializer(serializers.Serializer[Any]):
+    """Changed settings plus the version the editor started from."""
+
+    version = serializers.IntegerField(min_value=1)
+    deidentify = serializers.BooleanField(required=False)
+    retain_longitudinal_dates = serializers.BooleanField(required=False)
+    retain_patient_characteristics = serializers.BooleanField(required=False)
+    clean_descriptors = serializers.BooleanField(required=False)
+    keep_pseudonym_map = serializers.BooleanField(required=False)
+    safe_private_tags = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False
+    )
+    ae_title = serializers.RegexField(r"^[ -~]{0,16}$", required=False, allow_blank=True)
+
+
+@extend_schema(tags=["imaging"])
+class ImagingSettingsView(APIView):
+    """Read (members) or change (managers) a project's de-identification policy."""
+
+    @extend_schema(responses={200: ImagingSettingsSerializer})
+    def get(self, request: Request, project_pk: str) -> Response:
+        project = _project(request, project_pk)
+        return Response(ImagingSettingsSerializer(get_imaging_settings(project=project)).data)
+
+    @extend_schema(
+        request=ImagingSettingsUpdateSerializer, responses={200: ImagingSettingsSerializer}
+    )
+    def patch(self, request: Request, project_pk: str) -> Response:
+        project = _project(request, project_pk)
+        require_action(request, project, Action.EDIT_PROJECT)
+        payload = ImagingSettingsUpdateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        changes = dict(payload.validated_data)
+        expected = changes.pop("version")
+        if "ae_title" in changes:
+            changes["ae_title"] = changes["ae_title"].strip()
+        updated = update_imaging_settings(
+            project=project, actor=request_user(request), expected_version=expected, changes=changes
+        )
+        return Response(ImagingSettingsSerializer(updated).data)
+
+
+class PseudonymSerializer(serializers.ModelSerializer[PseudonymEntry]):
+    """A pseudonym and the original patient id it stands for."""
+
+    pseudonym = serializers.CharField(source="patient.pseudonym", read_only=True)
+
+    class Meta:
+        model = PseudonymEntry
+        fields = ["pseudonym", "original_patient_id", "created_at"]
+        read_only_fields = fields
+
+
+@extend_schema(tags=["imaging"])
+class PseudonymViewSet(mixins.ListModelMixin, ProjectScopedViewSet[PseudonymEntry]):
+    """The project's pseudonym map, when it keeps one: managers only."""
+
+    queryset = PseudonymEntry.objects.none()
+    serializer_class = PseudonymSerializer
+
+    def scoped_queryset(self, user: User) -> QuerySet[PseudonymEntry]:
+        project = self.get_project()
+        require_action(self.request, project, Action.EDIT_PROJECT)
+        return list_pseudonyms(project=project)
