@@ -1,0 +1,218 @@
+"""WADO-RS: instances (multipart application/dicom), metadata, frames and bulk data.
+
+Instances stream straight from storage, one file at a time, so a study of any size is served
+in constant memory. Metadata is read per request from each file's header (pixels skipped).
+"""
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO
+
+from django.core.cache import cache
+from django.core.files.storage import default_storage
+from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
+from rest_framework.request import Request
+
+from annotator.imaging.dicomweb import (
+    DICOM,
+    EXPLICIT_VR_LITTLE_ENDIAN,
+    OCTET_STREAM,
+    frame_media_type,
+    parse_frame_list,
+)
+from annotator.imaging.models import Instance
+from api.dicomweb.base import (
+    DicomWebView,
+    dicom_json_stream,
+    get_instance,
+    instance_url,
+    instances_of,
+)
+from api.dicomweb.multipart import encode_parts, multipart_type, new_boundary
+from api.dicomweb.negotiation import (
+    MediaRange,
+    choose_dicom,
+    choose_frames,
+    parse_accept,
+    require_json,
+    require_octet_stream,
+)
+from api.dicomweb.pixels import (
+    PIXEL_DATA,
+    FrameSource,
+    instance_metadata,
+    read_bulk_data,
+    transcoder,
+)
+
+READ_BYTES = 1 << 18
+# Metadata is cached per stored file (files never change): the JSON with this token where
+# the host-dependent bulk data URL goes, so one entry serves every host name.
+BULK_TOKEN = "urn:annotator:bulkdata"  # noqa: S105 - a placeholder, not a secret
+METADATA_CACHE_SECONDS = 7 * 24 * 3600
+
+
+def accept_ranges(request: Request) -> list[MediaRange]:
+    """Return the acceptable media ranges (the `accept` query parameter overrides the header,
+    as PS3.18 8.3.3.1 allows for browsers)."""
+    return parse_accept(request.query_params.get("accept") or request.headers.get("Accept"))
+
+
+def _file_chunks(name: str, convert: Callable[[IO[bytes]], bytes] | None) -> Iterator[bytes]:
+    with default_storage.open(name, "rb") as fp:
+        if convert is not None:
+            yield convert(fp)
+            return
+        while chunk := fp.read(READ_BYTES):
+            yield chunk
+
+
+class RetrieveInstancesView(DicomWebView):
+    """GET a study, series or instance as multipart/related; type="application/dicom"."""
+
+    def get(
+        self,
+        request: Request,
+        project_pk: int,
+        study: str,
+        series: str | None = None,
+        instance: str | None = None,
+    ) -> HttpResponseBase:
+        project = self.get_project()
+        rows = list(
+            instances_of(project, study, series, instance).values_list(
+                "file", "transfer_syntax_uid"
+            )
+        )
+        choice = choose_dicom(
+            accept_ranges(request), {ts for _, ts in rows}, single=instance is not None
+        )
+        target = choice.transfer_syntax
+        convert = transcoder(target)
+        if not choice.multipart:
+            name, stored = rows[0]
+            body = b"".join(_file_chunks(name, None if stored == target else convert))
+            return HttpResponse(body, content_type=f"{DICOM}; transfer-syntax={target or stored}")
+        boundary = new_boundary()
+        parts = (
+            (
+                f"{DICOM}; transfer-syntax={target or stored}",
+                _file_chunks(name, None if stored == target else convert),
+            )
+            for name, stored in rows
+        )
+        return StreamingHttpResponse(
+            encode_parts(parts, boundary), content_type=multipart_type(DICOM, boundary)
+        )
+
+
+class RetrieveMetadataView(DicomWebView):
+    """GET the DICOM JSON of every instance of a study, series or instance."""
+
+    def get(
+        self,
+        request: Request,
+        project_pk: int,
+        study: str,
+        series: str | None = None,
+        instance: str | None = None,
+    ) -> HttpResponseBase:
+        require_json(accept_ranges(request))
+        project = self.get_project()
+        rows = list(
+            instances_of(project, study, series, instance).values_list(
+                "pk",
+                "content_digest",
+                "file",
+                "transfer_syntax_uid",
+                "series__series_instance_uid",
+                "sop_instance_uid",
+            )
+        )
+        studies_url = self.studies_url(project)
+        keys = [f"dicomweb:metadata:v1:{pk}:{digest[:16]}" for pk, digest, *_ in rows]
+        cached = cache.get_many(keys)
+
+        def items() -> Iterator[str]:
+            fresh: dict[str, str] = {}
+            for key, (_, _, name, syntax, series_uid, sop_uid) in zip(keys, rows, strict=True):
+                text = cached.get(key)
+                if text is None:
+                    with default_storage.open(name, "rb") as fp:
+                        data = instance_metadata(fp, bulk_url=BULK_TOKEN, transfer_syntax=syntax)
+                    text = fresh[key] = json.dumps(data, separators=(",", ":"))
+                url = instance_url(studies_url, study, series_uid, sop_uid)
+                yield text.replace(BULK_TOKEN, f"{url}/bulkdata")
+            if fresh:
+                cache.set_many(fresh, METADATA_CACHE_SECONDS)
+
+        return dicom_json_stream(items())
+
+
+def frames_response(
+    instance: Instance, numbers: list[int] | None, ranges: list[MediaRange]
+) -> HttpResponseBase:
+    """Answer frames of an instance (all of them for None) as multipart/related."""
+    keep = choose_frames(ranges, instance.transfer_syntax_uid)
+    fp = default_storage.open(instance.file.name or "", "rb")
+    try:
+        source = FrameSource(fp)
+        wanted = numbers or list(range(1, source.frames + 1))
+        source.check(wanted)
+    except BaseException:
+        fp.close()
+        raise
+    if keep and source.compressed:
+        syntax = source.transfer_syntax
+        part_type, frames = frame_media_type(syntax), source.stored_frames(wanted)
+    else:
+        syntax, part_type = EXPLICIT_VR_LITTLE_ENDIAN, OCTET_STREAM
+        frames = source.native_frames(wanted)
+    content_type = f"{part_type}; transfer-syntax={syntax}"
+
+    def closing(chunks: Iterable[bytes]) -> Iterator[bytes]:
+        try:
+            yield from chunks
+        finally:
+            fp.close()
+
+    boundary = new_boundary()
+    body = closing(encode_parts(((content_type, [frame]) for frame in frames), boundary))
+    response: HttpResponseBase
+    if len(wanted) == 1:  # one frame: a plain response with Content-Length
+        response = HttpResponse(b"".join(body), content_type=multipart_type(part_type, boundary))
+    else:
+        response = StreamingHttpResponse(body, content_type=multipart_type(part_type, boundary))
+    response["Cache-Control"] = "private, max-age=86400"  # stored files never change
+    response["Vary"] = "Accept"
+    return response
+
+
+class RetrieveFramesView(DicomWebView):
+    """GET frames (1-based, comma-separated) of an instance: native or as stored."""
+
+    def get(
+        self, request: Request, project_pk: int, study: str, series: str, instance: str, frames: str
+    ) -> HttpResponseBase:
+        numbers = parse_frame_list(frames)
+        ranges = accept_ranges(request)
+        found = get_instance(self.get_project(), study, series, instance)
+        return frames_response(found, numbers, ranges)
+
+
+class RetrieveBulkDataView(DicomWebView):
+    """GET a BulkDataURI of the metadata: pixel data (as frames) or another binary value."""
+
+    def get(
+        self, request: Request, project_pk: int, study: str, series: str, instance: str, path: str
+    ) -> HttpResponseBase:
+        ranges = accept_ranges(request)
+        found = get_instance(self.get_project(), study, series, instance)
+        if path.strip("/").upper() == PIXEL_DATA:
+            return frames_response(found, None, ranges)
+        require_octet_stream(ranges)
+        with default_storage.open(found.file.name or "", "rb") as fp:
+            data = read_bulk_data(fp, path)
+        boundary = new_boundary()
+        body = b"".join(encode_parts([(OCTET_STREAM, [data])], boundary))
+        return HttpResponse(body, content_type=multipart_type(OCTET_STREAM, boundary))
