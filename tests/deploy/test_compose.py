@@ -82,6 +82,7 @@ def test_compose_file_parses_with_example_env_and_all_profiles() -> None:
     services = json.loads(result.stdout)["services"]
     assert set(services) == {
         "postgres", "redis", "migrate", "web", "worker", "gpu-worker", "ml-cpu-worker",
+        "dicom-listener",
     }  # fmt: skip
     assert services["postgres"]["image"] == "postgres:16"
     assert services["worker"]["command"][-6:] == ["-Q", "default", "-c", "2", "-l", "info"]
