@@ -9,7 +9,7 @@ FRONTEND_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/inde
 	frontend/vite.config.ts frontend/tsconfig.json frontend/package.json
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: run test install frontend services lint typecheck pytest clean
+.PHONY: run test bench install frontend services lint typecheck pytest clean
 
 run: $(VENV_STAMP) $(FRONTEND_STAMP) .env
 	DJANGO_READ_DOT_ENV_FILE=true $(BIN)/python manage.py migrate --noinput
@@ -53,6 +53,12 @@ typecheck: $(VENV_STAMP)
 
 pytest: $(VENV_STAMP) services
 	$(BIN)/pytest
+
+# Speed figures (not part of the suite): ingest through the API and rendered slices under load.
+bench: $(VENV_STAMP) services
+	@command -v wrk >/dev/null || echo "wrk is missing: apt-get install -y wrk (render figures need it)"
+	$(BIN)/python tests/benchmarks/bench_render.py
+	$(BIN)/python tests/benchmarks/bench_imaging.py
 
 clean:
 	rm -rf var/ frontend/dist
