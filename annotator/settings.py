@@ -3,6 +3,7 @@
 See deploy/README.md for the full list of variables.
 """
 
+import os
 from pathlib import Path
 
 import django_stubs_ext
@@ -209,6 +210,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # --- imaging ----------------------------------------------------------------------------------
 IMAGING_MAX_UPLOAD_BYTES = env.int("IMAGING_MAX_UPLOAD_BYTES", default=20 << 30)
 IMAGING_MAX_FILE_BYTES = env.int("IMAGING_MAX_FILE_BYTES", default=2 << 30)
+# Large uploads are prepared (parsed, de-identified, encoded) in this many processes.
+IMAGING_INGEST_PROCESSES = env.int("IMAGING_INGEST_PROCESSES", default=os.cpu_count() or 1)
+IMAGING_PARALLEL_MIN_FILES = env.int("IMAGING_PARALLEL_MIN_FILES", default=32)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # larger uploaded files go to disk: memory stays flat
 FILE_UPLOAD_HANDLERS = [
     "annotator.imaging.uploads.LargeChunkMemoryFileUploadHandler",

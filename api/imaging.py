@@ -6,9 +6,10 @@ import django_filters
 from django.conf import settings
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status
-from rest_framework.parsers import MultiPartParser
+from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,7 +19,7 @@ from annotator.core.errors import DomainError
 from annotator.imaging.ingest import get_imaging_settings
 from annotator.imaging.models import ImagingSettings, PseudonymEntry, Series, Stack, Study
 from annotator.imaging.selectors import list_pseudonyms, list_series, list_studies
-from annotator.imaging.services import stage_upload, update_imaging_settings
+from annotator.imaging.services import stage_stream, stage_upload, update_imaging_settings
 from annotator.projects.access import Action
 from annotator.projects.models import Project
 from annotator.projects.selectors import list_projects_for_user
@@ -33,6 +34,23 @@ class UploadTooLargeError(DomainError):
     """The request body is larger than the upload limit."""
 
     code = "upload_too_large"
+
+
+class EmptyBodyError(DomainError):
+    """A raw upload without a body."""
+
+    code = "empty_upload"
+
+
+class RawUploadParser(BaseParser):
+    """Hand a zip or DICOM request body to the view unread, to be streamed to staging."""
+
+    media_type = "application/*"
+
+    def parse(
+        self, stream: Any, media_type: str | None = None, parser_context: Any = None
+    ) -> dict[str, Any]:
+        return {"stream": stream}
 
 
 class StudySerializer(serializers.ModelSerializer[Study]):
@@ -132,17 +150,36 @@ class UploadSerializer(serializers.Serializer[Any]):
 class UploadView(APIView):
     """Upload files or zips into a project; ingest runs as a job (follow it at /jobs/{id}/)."""
 
-    parser_classes = [MultiPartParser]
+    parser_classes = [MultiPartParser, RawUploadParser]
 
     @extend_schema(
-        request={"multipart/form-data": UploadSerializer}, responses={202: JobSerializer}
+        request={
+            "multipart/form-data": UploadSerializer,
+            "application/zip": OpenApiTypes.BINARY,
+            "application/dicom": OpenApiTypes.BINARY,
+        },
+        parameters=[OpenApiParameter("filename", str, description="Name of a raw upload.")],
+        responses={202: JobSerializer},
     )
     def post(self, request: Request, project_pk: str) -> Response:
+        """Multipart `files` (many files, a folder, zips), or a raw zip / DICOM body."""
         project = _project(request, project_pk)
         require_action(request, project, Action.IMPORT_DATA)
         length = int(request.headers.get("Content-Length") or 0)
         if length > settings.IMAGING_MAX_UPLOAD_BYTES:
             raise UploadTooLargeError("The upload is larger than the limit.")
+        if not request.content_type.startswith("multipart/"):
+            stream = request.data.get("stream") if isinstance(request.data, dict) else None
+            if stream is None:
+                raise EmptyBodyError("Send multipart files, or a zip or DICOM body.")
+            default = "upload.zip" if "zip" in request.content_type else "upload.dcm"
+            job = stage_stream(
+                project=project,
+                actor=request_user(request),
+                stream=stream,
+                name=request.query_params.get("filename") or default,
+            )
+            return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
         payload = UploadSerializer(data={"files": request.FILES.getlist("files")})
         payload.is_valid(raise_exception=True)
         job = stage_upload(

@@ -1,11 +1,15 @@
 """Demo users and projects for `make run`; made through the services, so they are audited."""
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.db import transaction
 
 from annotator.accounts.models import User
+from annotator.imaging.ingest import Ingestor
+from annotator.imaging.models import Series
+from annotator.imaging.volume import build_series_volumes
 from annotator.projects.models import Membership, Modality, Project, Role
 from annotator.projects.services import add_member, create_project
 
@@ -252,3 +256,34 @@ def seed_demo() -> dict[str, int]:
             if not Membership.objects.filter(project=project, user=member).exists():
                 add_member(project=project, actor=manager, user=member, role=role)
     return {"users": created_users, "projects": created_projects}
+
+
+# Which sample folders (annotator/imaging/samples.py) fill which demo project.
+DEMO_IMAGES: dict[str, list[str]] = {
+    "Chest CT - lung nodules": ["synthetic/ct-chest", "pydicom/CT_small.dcm"],
+    "Screening mammography": ["synthetic/mammo-screening"],
+    "Chest X-ray triage": ["synthetic/xray-chest"],
+    "Thyroid ultrasound": ["synthetic/us-thyroid"],
+}
+
+
+def seed_demo_images(*, library: Path) -> dict[str, int]:
+    """Ingest the sample library into demo projects that have no images yet, through the
+    same path uploads take, and build their volumes; returns instances accepted per project."""
+    manager = User.objects.get(username="demo-manager")
+    accepted: dict[str, int] = {}
+    for name, sources in DEMO_IMAGES.items():
+        project = Project.objects.filter(owner=manager, name=name).first()
+        if project is None or Series.objects.filter(project=project).exists():
+            continue
+        ingestor = Ingestor(project=project, actor=manager, source="demo")
+        for source in sources:
+            path = library / source
+            for file in sorted(path.rglob("*.dcm")) if path.is_dir() else [path]:
+                with file.open("rb") as fp:
+                    ingestor.add(name=file.name, fp=fp, size=file.stat().st_size)
+        ingestor.finish()
+        for series in Series.objects.filter(pk__in=ingestor.touched):
+            build_series_volumes(series)
+        accepted[name] = ingestor.report.accepted
+    return accepted

@@ -1,10 +1,12 @@
 """Writes for imaging: stage an upload as a job, ingest it, change imaging settings."""
 
+import functools
 import logging
 import shutil
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
@@ -17,13 +19,14 @@ from annotator.core.errors import DomainError, StaleVersionError
 from annotator.imaging.archive import (
     ArchiveLimits,
     SkippedItem,
+    UploadItem,
     count_items,
     open_item,
     walk_upload,
 )
-from annotator.imaging.dicom import RejectedFileError
 from annotator.imaging.ingest import FileOutcome, Ingestor, get_imaging_settings
 from annotator.imaging.models import ImagingSettings
+from annotator.imaging.pool import prepare_many
 from annotator.jobs.models import Job, JobKind
 from annotator.jobs.names import BUILD_VOLUMES_TASK
 from annotator.jobs.services import enqueue_job, report_progress
@@ -31,6 +34,7 @@ from annotator.projects.models import Project
 
 logger = logging.getLogger(__name__)
 PROGRESS_EVERY = 25
+STREAM_CHUNK = 4 << 20
 SETTINGS_FIELDS = [
     "deidentify",
     "retain_longitudinal_dates",
@@ -54,6 +58,11 @@ class UploadTooLargeError(DomainError):
     code = "upload_too_large"
 
 
+def _read_item(item: UploadItem, limits: ArchiveLimits) -> bytes:
+    with open_item(item, limits) as fp:
+        return fp.read()
+
+
 def upload_limits() -> ArchiveLimits:
     """Return the size limits uploads are held to (settings IMAGING_MAX_*)."""
     return ArchiveLimits(
@@ -65,6 +74,13 @@ def upload_limits() -> ArchiveLimits:
 def _safe_name(name: str) -> str:
     parts = [p for p in PurePosixPath(name.replace("\\", "/")).parts if p not in ("..", "/", "")]
     return "/".join(parts)[-200:] or "upload"
+
+
+def _new_staging() -> tuple[Path, Path]:
+    staging = Path("uploads") / uuid.uuid4().hex
+    folder = Path(settings.MEDIA_ROOT) / staging
+    folder.mkdir(parents=True)
+    return staging, folder
 
 
 @transaction.atomic
@@ -80,9 +96,7 @@ def stage_upload(*, project: Project, actor: User, files: list[UploadedFile[byte
     total = sum(f.size or 0 for f in files)
     if total > settings.IMAGING_MAX_UPLOAD_BYTES:
         raise UploadTooLargeError("The upload is larger than the limit.", field="files")
-    staging = Path("uploads") / uuid.uuid4().hex
-    folder = Path(settings.MEDIA_ROOT) / staging
-    folder.mkdir(parents=True)
+    staging, folder = _new_staging()
     staged: list[list[str]] = []
     try:
         for index, upload in enumerate(files):
@@ -94,15 +108,55 @@ def stage_upload(*, project: Project, actor: User, files: list[UploadedFile[byte
                     for chunk in upload.chunks():
                         out.write(chunk)
             staged.append([_safe_name(upload.name or f"file-{index}"), target.name])
-        return enqueue_job(
-            kind=JobKind.INGEST_UPLOAD,
-            created_by=actor,
-            project=project,
-            params={"staging": str(staging), "files": staged, "bytes": total},
+        return _enqueue_ingest(
+            project=project, actor=actor, staging=staging, staged=staged, total=total
         )
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
+
+
+@transaction.atomic
+def stage_stream(*, project: Project, actor: User, stream: IO[bytes], name: str) -> Job:
+    """Stream a raw request body (a zip, or one DICOM file) to staging and queue its ingest;
+    no multipart parsing, so a whole study sent as one zip costs little more than a copy.
+
+    Raises:
+        EmptyUploadError: an empty body.
+        UploadTooLargeError: more than IMAGING_MAX_UPLOAD_BYTES arrived.
+    """
+    staging, folder = _new_staging()
+    target, total = folder / "000000", 0
+    try:
+        with target.open("wb") as out:
+            while chunk := stream.read(STREAM_CHUNK):
+                total += len(chunk)
+                if total > settings.IMAGING_MAX_UPLOAD_BYTES:
+                    raise UploadTooLargeError("The upload is larger than the limit.")
+                out.write(chunk)
+        if total == 0:
+            raise EmptyUploadError("The request body is empty.")
+        return _enqueue_ingest(
+            project=project,
+            actor=actor,
+            staging=staging,
+            staged=[[_safe_name(name), target.name]],
+            total=total,
+        )
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _enqueue_ingest(
+    *, project: Project, actor: User, staging: Path, staged: list[list[str]], total: int
+) -> Job:
+    return enqueue_job(
+        kind=JobKind.INGEST_UPLOAD,
+        created_by=actor,
+        project=project,
+        params={"staging": str(staging), "files": staged, "bytes": total},
+    )
 
 
 def ingest_staged_upload(job: Job) -> tuple[dict[str, Any], None]:
@@ -114,22 +168,29 @@ def ingest_staged_upload(job: Job) -> tuple[dict[str, Any], None]:
     total = count_items(files)
     report_progress(job=job, done=0, total=total, message="Reading files")
     ingestor = Ingestor(project=job.project, actor=job.created_by, source="upload")
-    done = 0
-    try:
+    skipped: list[SkippedItem] = []
+
+    def sources() -> Iterator[tuple[str, Callable[[], bytes]]]:
         for item in walk_upload(files, limits):
             if isinstance(item, SkippedItem):
-                ingestor.report.add(FileOutcome(item.name, "rejected", item.code, item.reason))
+                skipped.append(item)
             else:
-                try:
-                    with open_item(item, limits) as fp:
-                        ingestor.add(name=item.name, fp=fp, size=item.size)
-                except RejectedFileError as error:
-                    ingestor.report.add(
-                        FileOutcome(item.name, "rejected", error.code, error.message)
-                    )
+                yield item.name, functools.partial(_read_item, item, limits)
+
+    parallel = total >= settings.IMAGING_PARALLEL_MIN_FILES
+    workers = settings.IMAGING_INGEST_PROCESSES if parallel else 1
+    done = 0
+    try:
+        for name, prepared in prepare_many(
+            sources(), secret=ingestor.secret, options=ingestor.deid, workers=workers
+        ):
+            ingestor.add_prepared(name=name, prepared=prepared)
             done += 1
             if done % PROGRESS_EVERY == 0:
-                report_progress(job=job, done=min(done, total), message=f"{done} of {total} files")
+                seen = min(done + len(skipped), total)
+                report_progress(job=job, done=seen, message=f"{seen} of {total} files")
+        for item in skipped:
+            ingestor.report.add(FileOutcome(item.name, "rejected", item.code, item.reason))
         report = ingestor.finish()
     except BaseException:
         ingestor.abandon()

@@ -1,16 +1,26 @@
 """Celery entry points of the imaging app (default queue)."""
 
 import logging
+from typing import Any
 
 from celery import shared_task
+from celery.signals import worker_ready
+from django.conf import settings
 
 from annotator.imaging.models import Series, SeriesStatus
+from annotator.imaging.pool import warm_pool
 from annotator.imaging.services import ingest_staged_upload
 from annotator.imaging.volume import build_series_volumes
 from annotator.jobs.names import BUILD_VOLUMES_TASK, INGEST_UPLOAD_TASK
 from annotator.jobs.services import run_job
 
 logger = logging.getLogger(__name__)
+
+
+@worker_ready.connect
+def _start_ingest_pool(**_: Any) -> None:
+    """Start the ingest processes with the worker, so the first upload does not wait."""
+    warm_pool(settings.IMAGING_INGEST_PROCESSES)
 
 
 @shared_task(

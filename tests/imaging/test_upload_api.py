@@ -162,3 +162,33 @@ def test_imaging_settings_and_pseudonyms_are_for_managers(
     assert reader.patch(url, {"version": 2, "deidentify": False}, format="json").status_code == 403
     assert reader.get(f"/api/v1/projects/{project.pk}/pseudonyms/").status_code == 403
     assert client.get(f"/api/v1/projects/{project.pk}/pseudonyms/").json()["count"] == 0
+
+
+def test_raw_zip_body_upload(
+    client_for: Client, project: Project, manager: User, mocker: Any
+) -> None:
+    mocker.patch("annotator.jobs.services.celery_app.send_task")
+    mocker.patch("annotator.imaging.services.celery_app.send_task")
+    archive = make_zip(dict(ct_files(slices=3)))
+    client = client_for(manager)
+    url = f"/api/v1/projects/{project.pk}/uploads/?filename=study.zip"
+    response = client.post(url, archive, content_type="application/zip")
+    assert response.status_code == 202, response.json()
+    ingest_upload_task(response.json()["id"])
+    job = Job.objects.get(pk=response.json()["id"])
+    assert job.result["accepted"] == 3  # type: ignore[index]
+    empty = client.post(url, b"", content_type="application/zip")
+    assert (empty.status_code, empty.json()["code"]) == (400, "empty_upload")
+
+
+def test_large_upload_uses_the_process_pool(
+    client_for: Client, project: Project, manager: User, settings: Any, mocker: Any
+) -> None:
+    settings.IMAGING_PARALLEL_MIN_FILES = 2
+    settings.IMAGING_INGEST_PROCESSES = 2
+    files = dict(ct_files(slices=4))
+    files["broken.dcm"] = b"not dicom at all" * 20
+    _, job = _upload(client_for(manager), project, files, mocker)
+    assert job is not None
+    assert (job.result["accepted"], job.result["rejected"]) == (4, 1)  # type: ignore[index]
+    assert job.result["files"][0]["code"] == "not_dicom"  # type: ignore[index]

@@ -6,7 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from annotator.core.demo import DEMO_USERS, seed_demo
+from annotator.core.demo import DEMO_USERS, seed_demo, seed_demo_images
 from annotator.imaging.samples import build_sample_library
 
 
@@ -36,10 +36,9 @@ class Command(BaseCommand):
         if not options["no_samples"]:
             library = build_sample_library(options["samples"], ct_slices=options["ct_slices"])
             files = sum(len(paths) for paths in library.values())
-            self.stdout.write(
-                f"Sample DICOM library: {files} files in {options['samples']} "
-                "(imported into projects once image ingest lands)."
-            )
+            self.stdout.write(f"Sample DICOM library: {files} files in {options['samples']}.")
+            for name, count in seed_demo_images(library=options["samples"]).items():
+                self.stdout.write(f"  ingested {count} images into '{name}'")
         self.stdout.write(self.style.SUCCESS("Demo accounts (username / password):"))
         for spec in DEMO_USERS:
             self.stdout.write(f"  {spec.username:16} {spec.password:22} {spec.role}")
