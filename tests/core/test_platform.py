@@ -190,3 +190,22 @@ def test_api_errors_share_one_format() -> None:
         "errors": {},
     }
     assert response["WWW-Authenticate"] == "Token"
+
+
+@pytest.mark.django_db
+def test_seed_demo_images_fills_each_demo_project_once(tmp_path: Path) -> None:
+    from annotator.core.demo import seed_demo_images
+    from annotator.imaging.models import Series, SeriesStatus
+    from annotator.imaging.samples import build_sample_library
+
+    seed_demo()
+    build_sample_library(tmp_path, ct_slices=4)
+    first = seed_demo_images(library=tmp_path)
+    assert first == {
+        "Chest CT - lung nodules": 5,
+        "Screening mammography": 4,
+        "Chest X-ray triage": 1,
+        "Thyroid ultrasound": 1,
+    }
+    assert set(Series.objects.values_list("status", flat=True)) == {SeriesStatus.READY}
+    assert seed_demo_images(library=tmp_path) == {}
