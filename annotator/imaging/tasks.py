@@ -7,6 +7,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
+from annotator.imaging.metadata import warm_metadata
 from annotator.imaging.models import Series, SeriesStatus
 from annotator.imaging.pool import warm_pool
 from annotator.imaging.services import ingest_staged_upload
@@ -37,6 +38,7 @@ def build_series_volumes_task(series_ids: list[int]) -> None:
     for series in Series.objects.filter(pk__in=series_ids):
         try:
             build_series_volumes(series)
+            warm_metadata(series)  # the viewer asks for the series metadata first
         except Exception as error:  # a broken series must not stop the others
             logger.exception("Volume build failed for series %s", series.pk)
             Series.objects.filter(pk=series.pk).update(

@@ -18,13 +18,13 @@ from pydicom.pixels.processing import apply_color_lut, apply_modality_lut
 from pydicom.pixels.utils import pixel_array
 from rest_framework.request import Request
 
+from annotator.imaging.dicom_pixels import FrameNotFoundError, NoPixelDataError
 from annotator.imaging.dicomweb import QueryError, parse_frame_list
 from annotator.imaging.models import Instance
 from annotator.imaging.render import Window, apply_window, encode, percentile_window
 from annotator.projects.models import Project
 from api.dicomweb.base import DicomWebView, get_instance, get_series, get_study
 from api.dicomweb.negotiation import choose_rendered
-from api.dicomweb.pixels import FrameNotFoundError, NoPixelDataError
 from api.dicomweb.wado import accept_ranges
 
 THUMBNAIL_SIZE = 128

@@ -4,15 +4,19 @@ Instances stream straight from storage, one file at a time, so a study of any si
 in constant memory. Metadata is read per request from each file's header (pixels skipped).
 """
 
-import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO
 
-from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
 from rest_framework.request import Request
 
+from annotator.imaging.dicom_pixels import (
+    PIXEL_DATA,
+    FrameSource,
+    read_bulk_data,
+    transcoder,
+)
 from annotator.imaging.dicomweb import (
     DICOM,
     EXPLICIT_VR_LITTLE_ENDIAN,
@@ -20,6 +24,7 @@ from annotator.imaging.dicomweb import (
     frame_media_type,
     parse_frame_list,
 )
+from annotator.imaging.metadata import BULK_TOKEN, metadata_texts
 from annotator.imaging.models import Instance
 from api.dicomweb.base import (
     DicomWebView,
@@ -37,19 +42,8 @@ from api.dicomweb.negotiation import (
     require_json,
     require_octet_stream,
 )
-from api.dicomweb.pixels import (
-    PIXEL_DATA,
-    FrameSource,
-    instance_metadata,
-    read_bulk_data,
-    transcoder,
-)
 
 READ_BYTES = 1 << 18
-# Metadata is cached per stored file (files never change): the JSON with this token where
-# the host-dependent bulk data URL goes, so one entry serves every host name.
-BULK_TOKEN = "urn:annotator:bulkdata"  # noqa: S105 - a placeholder, not a secret
-METADATA_CACHE_SECONDS = 7 * 24 * 3600
 
 
 def accept_ranges(request: Request) -> list[MediaRange]:
@@ -130,21 +124,14 @@ class RetrieveMetadataView(DicomWebView):
             )
         )
         studies_url = self.studies_url(project)
-        keys = [f"dicomweb:metadata:v1:{pk}:{digest[:16]}" for pk, digest, *_ in rows]
-        cached = cache.get_many(keys)
+        texts = metadata_texts(
+            (pk, digest, name, syntax) for pk, digest, name, syntax, _, _ in rows
+        )
 
         def items() -> Iterator[str]:
-            fresh: dict[str, str] = {}
-            for key, (_, _, name, syntax, series_uid, sop_uid) in zip(keys, rows, strict=True):
-                text = cached.get(key)
-                if text is None:
-                    with default_storage.open(name, "rb") as fp:
-                        data = instance_metadata(fp, bulk_url=BULK_TOKEN, transfer_syntax=syntax)
-                    text = fresh[key] = json.dumps(data, separators=(",", ":"))
+            for text, (_, _, _, _, series_uid, sop_uid) in zip(texts, rows, strict=True):
                 url = instance_url(studies_url, study, series_uid, sop_uid)
                 yield text.replace(BULK_TOKEN, f"{url}/bulkdata")
-            if fresh:
-                cache.set_many(fresh, METADATA_CACHE_SECONDS)
 
         return dicom_json_stream(items())
 

@@ -166,3 +166,22 @@ def test_render_before_volume_is_built_is_404(project: Project, manager: User) -
     url = f"/api/v1/projects/{project.pk}/series/{series.pk}/render/"
     response = _logged_in(manager).get(url)
     assert response.status_code == 404
+
+
+def test_volume_build_task_warms_the_dicomweb_metadata_cache(project: Project) -> None:
+    from django.core.cache import cache
+
+    from annotator.imaging.metadata import cache_key
+    from annotator.imaging.models import Instance
+    from annotator.imaging.tasks import build_series_volumes_task
+
+    ingestor = Ingestor(project=project, actor=project.owner, source="test")
+    for name, data in ct_files(slices=3, size=16):
+        ingestor.add(name=name, fp=io.BytesIO(data), size=len(data))
+    ingestor.finish()
+    series = Series.objects.get()
+    build_series_volumes_task([series.pk])
+    keys = [
+        cache_key(pk, digest) for pk, digest in Instance.objects.values_list("pk", "content_digest")
+    ]
+    assert len(cache.get_many(keys)) == 3
