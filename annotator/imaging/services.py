@@ -24,6 +24,8 @@ from annotator.imaging.archive import (
     open_item,
     walk_upload,
 )
+from annotator.imaging.convert import convert_file, is_convertible
+from annotator.imaging.dicom import RejectedFileError
 from annotator.imaging.ingest import FileOutcome, Ingestor, get_imaging_settings
 from annotator.imaging.models import ImagingSettings
 from annotator.imaging.pool import prepare_many
@@ -169,13 +171,35 @@ def ingest_staged_upload(job: Job) -> tuple[dict[str, Any], None]:
     report_progress(job=job, done=0, total=total, message="Reading files")
     ingestor = Ingestor(project=job.project, actor=job.created_by, source="upload")
     skipped: list[SkippedItem] = []
+    modalities = job.project.modalities or []
+    default_modality = modalities[0] if len(modalities) == 1 else "OT"
+    modality = str(job.params.get("modality") or default_modality)
 
     def sources() -> Iterator[tuple[str, Callable[[], bytes]]]:
         for item in walk_upload(files, limits):
             if isinstance(item, SkippedItem):
                 skipped.append(item)
-            else:
+            elif not is_convertible(item.name):
                 yield item.name, functools.partial(_read_item, item, limits)
+            else:  # a non-DICOM image: its converted slices go through the same path
+                try:
+                    converted = convert_file(
+                        item.name,
+                        _read_item(item, limits),
+                        modality=modality,
+                        uid_root_seed=ingestor.secret,
+                    )
+                except RejectedFileError as error:
+                    skipped.append(SkippedItem(item.name, error.code, error.message))
+                    continue
+                except Exception as error:  # one file must never stop the batch
+                    logger.error("Converting a file failed with %s", type(error).__name__)
+                    skipped.append(
+                        SkippedItem(item.name, "processing_failed", "The file could not be read.")
+                    )
+                    continue
+                for k, data in enumerate(converted):
+                    yield f"{item.name}#{k}", functools.partial(bytes, data)
 
     parallel = total >= settings.IMAGING_PARALLEL_MIN_FILES
     workers = settings.IMAGING_INGEST_PROCESSES if parallel else 1
