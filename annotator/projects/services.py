@@ -10,7 +10,8 @@ from annotator.accounts.models import User
 from annotator.audit.services import diff, record_event, snapshot
 from annotator.core.errors import ConflictError, DomainError, StaleVersionError
 from annotator.projects.models import LabelSchema, Membership, Project, Role
-from annotator.projects.schema import SchemaChange, compare_schemas, validate_labels
+from annotator.projects.schema import validate_labels
+from annotator.projects.schema_changes import SchemaChange, compare_schemas
 
 PROJECT_FIELDS = [
     "name",

@@ -5,7 +5,8 @@ from typing import Any
 
 import pytest
 
-from annotator.projects.schema import SchemaValidationError, compare_schemas, validate_labels
+from annotator.projects.schema import SchemaValidationError, validate_labels
+from annotator.projects.schema_changes import compare_schemas
 from tests.factories import CT_LABELS
 
 BIRADS: dict[str, Any] = {
