@@ -3,6 +3,7 @@ encoding are CPU-bound and hold the GIL); small batches and daemonic workers sta
 
 import logging
 import multiprocessing
+import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -28,9 +29,16 @@ def _get_pool(workers: int) -> ProcessPoolExecutor | None:
             return None
         # forkserver: children start from a clean process, never sharing our DB connections.
         _pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("forkserver")
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("forkserver"),
+            initializer=_ignore_interrupts,
         )
     return _pool
+
+
+def _ignore_interrupts() -> None:
+    """Leave Ctrl-C to the parent, which shuts the pool down (no tracebacks from children)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _ready() -> bool:
