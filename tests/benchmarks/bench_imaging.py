@@ -178,6 +178,8 @@ def main() -> None:
         pydicom_s = time.perf_counter() - start
 
         project_id, key = _setup(env)
+        # BENCH_GUNICORN overrides the server layout, e.g. "-w 2 -k gthread --threads 4".
+        layout = os.environ.get("BENCH_GUNICORN", "-w 3 -k sync").split()  # as deploy/ runs it
         web = subprocess.Popen(
             [
                 sys.executable,
@@ -186,18 +188,14 @@ def main() -> None:
                 "annotator.wsgi:application",
                 "-b",
                 f"127.0.0.1:{PORT}",
-                "-w",
-                "2",
-                "-k",
-                "gthread",
-                "--threads",
-                "4",
+                *layout,
                 "--log-level",
                 "warning",
             ],
             cwd=ROOT,
             env=env,
         )
+        print(f"gunicorn {' '.join(layout)}")
         worker_log = (work / "worker.log").open("wb")
         worker = subprocess.Popen(
             worker_argv(queues=["default"]),
