@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status
+from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -40,6 +41,14 @@ class EmptyBodyError(DomainError):
     """A raw upload without a body."""
 
     code = "empty_upload"
+
+
+RAW_UPLOAD_TYPES = {
+    "application/zip",
+    "application/x-zip-compressed",
+    "application/dicom",
+    "application/octet-stream",
+}
 
 
 class RawUploadParser(BaseParser):
@@ -169,6 +178,10 @@ class UploadView(APIView):
         if length > settings.IMAGING_MAX_UPLOAD_BYTES:
             raise UploadTooLargeError("The upload is larger than the limit.")
         if not request.content_type.startswith("multipart/"):
+            if request.content_type.split(";")[0].strip() not in RAW_UPLOAD_TYPES:
+                raise UnsupportedMediaType(
+                    request.content_type, "Send multipart files, or a zip or DICOM body."
+                )
             stream = request.data.get("stream") if isinstance(request.data, dict) else None
             if stream is None:
                 raise EmptyBodyError("Send multipart files, or a zip or DICOM body.")

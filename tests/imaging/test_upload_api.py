@@ -179,6 +179,9 @@ def test_raw_zip_body_upload(
     assert job.result["accepted"] == 3  # type: ignore[index]
     empty = client.post(url, b"", content_type="application/zip")
     assert (empty.status_code, empty.json()["code"]) == (400, "empty_upload")
+    wrong = client.post(url, {"files": "x"}, format="json")
+    assert wrong.status_code == 415
+    assert Job.objects.count() == 1
 
 
 def test_large_upload_uses_the_process_pool(
