@@ -1,18 +1,12 @@
 """Walk an upload (loose files and zip archives) safely, one bounded file at a time."""
 
 import stat
-import tempfile
 import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO
 
 from annotator.imaging.dicom import RejectedFileError
-
-COPY_CHUNK = 1 << 20
-SPOOL_IN_MEMORY = 32 << 20  # larger members spill to a temporary file
 
 
 @dataclass(frozen=True)
@@ -138,24 +132,34 @@ def count_items(files: list[tuple[str, Path]]) -> int:
     return count
 
 
-@contextmanager
-def open_item(item: UploadItem, limits: ArchiveLimits) -> Iterator[IO[bytes]]:
-    """Open an item for reading; zip members are copied out with a hard size cap (their
-    headers may lie about sizes), into memory or a temporary file."""
-    if item.member is None:
-        with item.source.open("rb") as fp:
-            yield fp
-        return
-    with (
-        zipfile.ZipFile(item.source) as archive,
-        archive.open(item.member) as member,
-        tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool,
-    ):
-        copied = 0
-        while chunk := member.read(COPY_CHUNK):
-            copied += len(chunk)
-            if copied > max(item.size, 0) or copied > limits.max_file_bytes:
-                raise RejectedFileError("zip_bomb", "The member expands beyond its declared size.")
-            spool.write(chunk)
-        spool.seek(0)
-        yield spool
+class ArchiveReader:
+    """Read upload items, keeping each zip open once for all its members."""
+
+    def __init__(self, limits: ArchiveLimits) -> None:
+        self.limits = limits
+        self._archives: dict[Path, zipfile.ZipFile] = {}
+
+    def read(self, item: UploadItem) -> bytes:
+        """Return an item's bytes; a zip member is read with a hard cap, since its header
+        may lie about its size.
+
+        Raises:
+            RejectedFileError: the member expands beyond its declared size or the limit.
+        """
+        if item.member is None:
+            return item.source.read_bytes()
+        archive = self._archives.get(item.source)
+        if archive is None:
+            archive = self._archives[item.source] = zipfile.ZipFile(item.source)
+        cap = min(max(item.size, 0), self.limits.max_file_bytes)
+        with archive.open(item.member) as member:
+            data = member.read(cap + 1)
+        if len(data) > cap:
+            raise RejectedFileError("zip_bomb", "The member expands beyond its declared size.")
+        return data
+
+    def close(self) -> None:
+        """Close the archives opened so far."""
+        for archive in self._archives.values():
+            archive.close()
+        self._archives.clear()

@@ -18,10 +18,9 @@ from annotator.celery import app as celery_app
 from annotator.core.errors import DomainError, StaleVersionError
 from annotator.imaging.archive import (
     ArchiveLimits,
+    ArchiveReader,
     SkippedItem,
-    UploadItem,
     count_items,
-    open_item,
     walk_upload,
 )
 from annotator.imaging.convert import convert_file, is_convertible
@@ -58,11 +57,6 @@ class UploadTooLargeError(DomainError):
     """An upload above the configured limit."""
 
     code = "upload_too_large"
-
-
-def _read_item(item: UploadItem, limits: ArchiveLimits) -> bytes:
-    with open_item(item, limits) as fp:
-        return fp.read()
 
 
 def upload_limits() -> ArchiveLimits:
@@ -167,6 +161,7 @@ def ingest_staged_upload(job: Job) -> tuple[dict[str, Any], None]:
     folder = Path(settings.MEDIA_ROOT) / job.params["staging"]
     files = [(name, folder / stored) for name, stored in job.params["files"]]
     limits = upload_limits()
+    reader = ArchiveReader(limits)
     total = count_items(files)
     report_progress(job=job, done=0, total=total, message="Reading files")
     ingestor = Ingestor(project=job.project, actor=job.created_by, source="upload")
@@ -180,12 +175,12 @@ def ingest_staged_upload(job: Job) -> tuple[dict[str, Any], None]:
             if isinstance(item, SkippedItem):
                 skipped.append(item)
             elif not is_convertible(item.name):
-                yield item.name, functools.partial(_read_item, item, limits)
+                yield item.name, functools.partial(reader.read, item)
             else:  # a non-DICOM image: its converted slices go through the same path
                 try:
                     converted = convert_file(
                         item.name,
-                        _read_item(item, limits),
+                        reader.read(item),
                         modality=modality,
                         uid_root_seed=ingestor.secret,
                     )
@@ -220,6 +215,7 @@ def ingest_staged_upload(job: Job) -> tuple[dict[str, Any], None]:
         ingestor.abandon()
         raise
     finally:
+        reader.close()
         shutil.rmtree(folder, ignore_errors=True)
     record_event(
         actor=job.created_by,
