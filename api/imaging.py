@@ -20,7 +20,12 @@ from annotator.core.errors import DomainError
 from annotator.imaging.ingest import get_imaging_settings
 from annotator.imaging.models import ImagingSettings, PseudonymEntry, Series, Stack, Study
 from annotator.imaging.selectors import list_pseudonyms, list_series, list_studies
-from annotator.imaging.services import stage_stream, stage_upload, update_imaging_settings
+from annotator.imaging.services import (
+    SETTINGS_FIELDS,
+    stage_stream,
+    stage_upload,
+    update_imaging_settings,
+)
 from annotator.projects.access import Action
 from annotator.projects.models import Project
 from annotator.projects.selectors import list_projects_for_user
@@ -233,17 +238,7 @@ class ImagingSettingsSerializer(serializers.ModelSerializer[ImagingSettings]):
 
     class Meta:
         model = ImagingSettings
-        fields = [
-            "deidentify",
-            "retain_longitudinal_dates",
-            "retain_patient_characteristics",
-            "clean_descriptors",
-            "keep_pseudonym_map",
-            "safe_private_tags",
-            "ae_title",
-            "version",
-            "updated_at",
-        ]
+        fields = [*SETTINGS_FIELDS, "version", "updated_at"]
         read_only_fields = fields
 
 

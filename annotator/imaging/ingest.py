@@ -217,15 +217,20 @@ class Ingestor:
             self._patients[pseudonym] = patient
         return patient
 
+    @staticmethod
+    def _flag(series: Series, flagged: bool) -> Series:
+        """Mark a series for burned-in-text review when one of its files may carry it."""
+        if flagged and not series.burned_in_risk:
+            Series.objects.filter(pk=series.pk).update(burned_in_risk=True)
+            series.burned_in_risk = True
+        return series
+
     def _series_for(
         self, header: DicomHeader, pseudonym: str, original_id: str, flagged: bool
     ) -> Series:
         series = self._series.get(header.series_instance_uid)
         if series is not None:
-            if flagged and not series.burned_in_risk:
-                Series.objects.filter(pk=series.pk).update(burned_in_risk=True)
-                series.burned_in_risk = True
-            return series
+            return self._flag(series, flagged)
         study = self._studies.get(header.study_instance_uid)
         if study is None:
             study, _ = Study.objects.get_or_create(
@@ -260,9 +265,7 @@ class Ingestor:
                 },
             },
         )
-        if not created and flagged and not series.burned_in_risk:
-            Series.objects.filter(pk=series.pk).update(burned_in_risk=True)
-            series.burned_in_risk = True
+        self._flag(series, flagged and not created)
         self._series[header.series_instance_uid] = series
         return series
 

@@ -95,6 +95,21 @@ def plan_stacks(series: Series) -> list[Stack]:
     return stacks
 
 
+def stack_geometry(stack: Stack) -> StackGeometry:
+    """Return a stored stack's geometry, for index <-> patient (LPS) conversions."""
+    return StackGeometry(
+        keys=(),
+        size=(stack.size[0], stack.size[1], stack.size[2]),
+        spacing=(stack.spacing[0], stack.spacing[1], stack.spacing[2]),
+        origin=(stack.origin[0], stack.origin[1], stack.origin[2]),
+        direction=tuple(stack.direction),
+        uniform=stack.uniform,
+        slice_positions=tuple(stack.slice_positions),
+        gantry_tilt_deg=stack.gantry_tilt_deg,
+        role=stack.role,
+    )
+
+
 def volume_path(stack: Stack) -> Path:
     """Return where a stack's voxel cache lives on local disk."""
     return (

@@ -55,21 +55,10 @@ def test_ct_volume_is_sorted_by_geometry_and_keeps_hounsfield_units(project: Pro
 
 
 def test_geometry_of_stored_stack_maps_voxels_to_patient_space(project: Project) -> None:
-    from annotator.imaging.geometry import StackGeometry
+    from annotator.imaging.volume import stack_geometry
 
     [series] = _ingest_and_build(project, ct_files(slices=5, size=16))
-    stack = Stack.objects.get(series=series)
-    geometry = StackGeometry(
-        keys=(),
-        size=tuple(stack.size),
-        spacing=tuple(stack.spacing),
-        origin=tuple(stack.origin),
-        direction=tuple(stack.direction),
-        uniform=stack.uniform,
-        slice_positions=tuple(stack.slice_positions),
-        gantry_tilt_deg=stack.gantry_tilt_deg,
-        role=stack.role,
-    )
+    geometry = stack_geometry(Stack.objects.get(series=series))
     last = series.instances.get(stack_position=4)
     assert np.allclose(index_to_lps(geometry, [0, 0, 4]), last.geometry["position"])
 
