@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "annotator.jobs",
     "annotator.imaging",
     "annotator.pacs",
+    "annotator.labeling",
     "ml_assist",
 ]
 

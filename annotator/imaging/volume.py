@@ -202,7 +202,8 @@ def _write(
 
 @transaction.atomic
 def build_series_volumes(series: Series) -> list[Stack]:
-    """Plan the stacks of a series and cache each one's voxels; mark the series ready."""
+    """Plan the stacks of a series, cache each one's voxels, mark the series ready and open
+    its labeling tasks."""
     if not series.is_image:
         Series.objects.filter(pk=series.pk).update(status=SeriesStatus.READY)
         return []
@@ -214,6 +215,10 @@ def build_series_volumes(series: Series) -> list[Stack]:
             dtype=str(np.load(path, mmap_mode="r").dtype),
         )
     Series.objects.filter(pk=series.pk).update(status=SeriesStatus.READY, status_message="")
+    from annotator.labeling.workflow import open_tasks_for_series  # labeling builds on imaging
+
+    series.status = SeriesStatus.READY
+    open_tasks_for_series(series=series)
     return stacks
 
 

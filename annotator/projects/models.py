@@ -7,7 +7,7 @@ from django.db.models.functions import Lower
 
 from annotator.projects.modalities import Modality, validate_display_settings, validate_modalities
 
-__all__ = ["LabelSchema", "Membership", "Modality", "Project", "Role"]
+__all__ = ["LabelSchema", "Membership", "Modality", "Project", "Role", "TaskUnit"]
 
 MAX_READERS = 10
 
@@ -19,6 +19,14 @@ class Role(models.TextChoices):
     REVIEWER = "reviewer", "Reviewer"
     ANNOTATOR = "annotator", "Annotator"
     VIEWER = "viewer", "Viewer"
+
+
+class TaskUnit(models.TextChoices):
+    """What one labeling task covers."""
+
+    STUDY = "study", "Study"
+    SERIES = "series", "Series"
+    IMAGE = "image", "Image"
 
 
 class Project(models.Model):
@@ -34,6 +42,15 @@ class Project(models.Model):
         default=1, validators=[MinValueValidator(1), MaxValueValidator(MAX_READERS)]
     )
     review_required = models.BooleanField(default=False)
+    task_unit = models.CharField(
+        max_length=8,
+        choices=TaskUnit.choices,
+        default=TaskUnit.SERIES,
+        help_text="One labeling task per study, series or image.",
+    )
+    auto_assign = models.BooleanField(
+        default=True, help_text="Deal new tasks to readers, balanced; otherwise readers claim."
+    )
     archived = models.BooleanField(default=False)
     display_settings = models.JSONField(
         default=dict, blank=True, validators=[validate_display_settings]

@@ -1,0 +1,119 @@
+"""Merge several readers' readings into a starting reference for the adjudicator.
+
+Classifications take the majority answer (ties go to the earliest reading), multiple choice
+keeps the options most readers chose, masks keep the voxels most readers marked per label,
+and every other finding is pooled so the adjudicator can keep, edit or delete each one.
+"""
+
+from collections import Counter, defaultdict
+from typing import Any
+
+from annotator.accounts.models import User
+from annotator.labeling.annotations import commit_annotation_change, create_annotation
+from annotator.labeling.models import Annotation, AnnotationSet, Source
+from annotator.projects.schema import LabelKind
+
+SINGLE_ANSWER = {LabelKind.CLASSIFICATION_SINGLE, LabelKind.ORDINAL}
+
+
+def merge_readings(
+    *, readings: list[AnnotationSet], target: AnnotationSet, actor: User
+) -> list[Annotation]:
+    """Fill `target` with the merge of `readings` (see module doc); returns what was made."""
+    groups: dict[tuple[str, int | None, int | None], list[Annotation]] = defaultdict(list)
+    for reading in readings:
+        for annotation in reading.annotations.filter(deleted=False).order_by("pk"):
+            groups[(annotation.label_key, annotation.stack_id, annotation.slice_index)].append(
+                annotation
+            )
+    made: list[Annotation] = []
+    masks: dict[int | None, list[Annotation]] = defaultdict(list)
+    for (_, _, _), members in groups.items():
+        kind = members[0].kind
+        if kind in SINGLE_ANSWER or kind == LabelKind.CLASSIFICATION_MULTI:
+            made.append(_vote(members, target, actor, len(readings)))
+        elif kind == LabelKind.MASK:
+            masks[members[0].stack_id].extend(members)
+        elif kind != LabelKind.FREE_TEXT:
+            made.extend(_pool(members, target, actor))
+    for members in masks.values():
+        made.append(_merge_masks(members, target, actor))
+    return made
+
+
+def _vote(
+    members: list[Annotation], target: AnnotationSet, actor: User, readers: int
+) -> Annotation:
+    first = members[0]
+    data: dict[str, Any]
+    if first.kind == LabelKind.CLASSIFICATION_MULTI:
+        counts = Counter(v for m in members for v in m.data.get("values", []))
+        data = {"values": [v for v, n in counts.items() if n * 2 > readers]}
+        chosen = first
+    else:
+        counts = Counter(m.data.get("value") for m in members)
+        best = max(counts.values())
+        value = next(m.data["value"] for m in members if counts[m.data.get("value")] == best)
+        data = {"value": value}
+        chosen = next(m for m in members if m.data.get("value") == value)
+    return create_annotation(
+        annotation_set=target,
+        actor=actor,
+        label_key=first.label_key,
+        data=data,
+        attributes=chosen.attributes,
+        stack=first.stack,
+        slice_index=first.slice_index,
+        source=Source.HUMAN,
+    )
+
+
+def _pool(members: list[Annotation], target: AnnotationSet, actor: User) -> list[Annotation]:
+    copies = []
+    for original in members:
+        copy = Annotation(
+            project_id=original.project_id,
+            annotation_set=target,
+            label_key=original.label_key,
+            kind=original.kind,
+            scope=original.scope,
+            study_id=original.study_id,
+            series_id=original.series_id,
+            stack_id=original.stack_id,
+            slice_index=original.slice_index,
+            data=original.data,
+            attributes=original.attributes,
+            measurements=original.measurements,
+            schema_version=original.schema_version,
+            copied_from=original,
+        )
+        commit_annotation_change(
+            copy, actor=actor, note=f"pooled from annotation {original.pk}", created=True
+        )
+        copies.append(copy)
+    return copies
+
+
+def _merge_masks(members: list[Annotation], target: AnnotationSet, actor: User) -> Annotation:
+    from annotator.labeling.masks import merge_masks, write_segments
+
+    volumes = merge_masks(members)
+    segments = [
+        {"number": n, "label": label, "attributes": {}}
+        for n, label in enumerate(sorted(volumes), start=1)
+    ]
+    annotation = create_annotation(
+        annotation_set=target,
+        actor=actor,
+        label_key=segments[0]["label"],
+        data={"segments": segments},
+        stack=members[0].stack,
+    )
+    return write_segments(
+        annotation=annotation,
+        actor=actor,
+        expected_version=annotation.version,
+        segments={s["number"]: volumes[s["label"]] for s in segments},
+        source=Source.HUMAN,
+        note=f"voxel majority of {len(members)} readings",
+    )
