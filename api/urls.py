@@ -111,5 +111,6 @@ urlpatterns = [
         name="project-pacs-pull",
     ),
     path("projects/<int:project_pk>/dicomweb/", include("api.dicomweb.urls")),
+    path("projects/<int:project_pk>/", include("api.labeling")),
     path("", include(router.urls)),
 ]
