@@ -182,6 +182,9 @@ SPECTACULAR_SETTINGS = {
         "ModalityEnum": "annotator.projects.models.Modality",
         "JobStateEnum": "annotator.jobs.models.JobState",
         "PacsKindEnum": "annotator.pacs.models.PacsKind",
+        "TaskUnitEnum": "annotator.projects.models.TaskUnit",
+        "TaskStatusEnum": "annotator.labeling.models.TaskStatus",
+        "AssignmentStatusEnum": "annotator.labeling.models.AssignmentStatus",
     },
 }
 

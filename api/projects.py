@@ -15,7 +15,14 @@ from annotator.accounts.selectors import get_active_user_by_username
 from annotator.core.errors import DomainError
 from annotator.projects.access import Action
 from annotator.projects.modalities import Modality, effective_display
-from annotator.projects.models import MAX_READERS, LabelSchema, Membership, Project, Role
+from annotator.projects.models import (
+    MAX_READERS,
+    LabelSchema,
+    Membership,
+    Project,
+    Role,
+    TaskUnit,
+)
 from annotator.projects.schema import AttributeType, LabelKind, LabelScope
 from annotator.projects.selectors import (
     get_current_label_schema,
@@ -102,6 +109,8 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "modalities",
             "readers_per_item",
             "review_required",
+            "task_unit",
+            "auto_assign",
             "archived",
             "display_settings",
             "display",
@@ -138,6 +147,8 @@ class ProjectCreateSerializer(serializers.Serializer[Any]):
     )
     readers_per_item = serializers.IntegerField(min_value=1, max_value=MAX_READERS, default=1)
     review_required = serializers.BooleanField(default=False)
+    task_unit = serializers.ChoiceField(choices=TaskUnit.choices, default=TaskUnit.SERIES)
+    auto_assign = serializers.BooleanField(default=True)
     display_settings = serializers.DictField(required=False, default=dict)
     labels = LabelsField(required=False, default=list)  # type: ignore[arg-type]
 
@@ -153,6 +164,8 @@ class ProjectUpdateSerializer(serializers.Serializer[Any]):
     )
     readers_per_item = serializers.IntegerField(min_value=1, max_value=MAX_READERS, required=False)
     review_required = serializers.BooleanField(required=False)
+    task_unit = serializers.ChoiceField(choices=TaskUnit.choices, required=False)
+    auto_assign = serializers.BooleanField(required=False)
     archived = serializers.BooleanField(required=False)
     display_settings = serializers.DictField(required=False)
 

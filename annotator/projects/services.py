@@ -19,6 +19,8 @@ PROJECT_FIELDS = [
     "modalities",
     "readers_per_item",
     "review_required",
+    "task_unit",
+    "auto_assign",
     "archived",
     "display_settings",
 ]
@@ -105,6 +107,8 @@ def create_project(
     description: str = "",
     readers_per_item: int = 1,
     review_required: bool = False,
+    task_unit: str = "series",
+    auto_assign: bool = True,
     display_settings: dict[str, Any] | None = None,
     labels: list[dict[str, Any]] | None = None,
 ) -> Project:
@@ -122,6 +126,8 @@ def create_project(
         modalities=modalities,
         readers_per_item=readers_per_item,
         review_required=review_required,
+        task_unit=task_unit,
+        auto_assign=auto_assign,
         display_settings=display_settings or {},
     )
     _validated(project)

@@ -108,6 +108,8 @@ export interface Project {
   modalities: ModalityCode[];
   readers_per_item: number;
   review_required: boolean;
+  task_unit: TaskUnit;
+  auto_assign: boolean;
   archived: boolean;
   display_settings: Record<string, unknown>;
   /** Display settings per modality: defaults merged with this project's overrides. */
@@ -127,7 +129,12 @@ export interface ProjectInput {
   modalities: ModalityCode[];
   readers_per_item: number;
   review_required: boolean;
+  task_unit: TaskUnit;
+  auto_assign: boolean;
 }
+
+/** What one labeling task covers. */
+export type TaskUnit = "study" | "series" | "image";
 
 export interface ProjectPatch extends Partial<ProjectInput> {
   version: number;

@@ -200,3 +200,21 @@ def test_worklist_query_budget(
     with django_assert_max_num_queries(12):  # type: ignore[operator]
         response = boss.get(_url(labeled_project, "tasks/"))
     assert response.json()["count"] == 3
+
+
+def test_project_settings_choose_task_unit_and_dealing(
+    client_for: Client, labeled_project: Project, manager: User
+) -> None:
+    url = f"/api/v1/projects/{labeled_project.pk}/"
+    boss = client_for(manager)
+    current = boss.get(url).json()
+    assert (current["task_unit"], current["auto_assign"]) == ("series", False)
+    changed = boss.patch(
+        url,
+        {"version": current["version"], "task_unit": "study", "auto_assign": True},
+        format="json",
+    )
+    assert changed.status_code == 200, changed.content
+    assert (changed.json()["task_unit"], changed.json()["auto_assign"]) == ("study", True)
+    bad = boss.patch(url, {"version": changed.json()["version"], "task_unit": "frame"})
+    assert bad.status_code == 400 and "task_unit" in bad.json()["errors"]

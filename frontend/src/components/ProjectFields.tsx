@@ -1,5 +1,11 @@
 // The editable fields of a project, shared by "New project" and the Settings tab.
-import type { Meta, ProjectInput } from "../types";
+import type { Meta, ProjectInput, TaskUnit } from "../types";
+
+const TASK_UNITS: { value: TaskUnit; label: string }[] = [
+  { value: "series", label: "One task per series" },
+  { value: "study", label: "One task per study" },
+  { value: "image", label: "One task per image" },
+];
 import { FieldErrors } from "./ui";
 
 interface ProjectFieldsProps {
@@ -90,6 +96,34 @@ export function ProjectFields({ meta, value, onChange, errors, readOnly = false 
           />
           Review required
           <FieldErrors messages={errors.review_required} />
+        </label>
+      </div>
+      <div className="form-row">
+        <label className="field field-narrow">
+          <span>Labeling tasks</span>
+          <select
+            name="task_unit"
+            value={value.task_unit}
+            onChange={(e) => set("task_unit", e.target.value as TaskUnit)}
+            data-testid="project-task-unit"
+          >
+            {TASK_UNITS.map((u) => (
+              <option key={u.value} value={u.value}>
+                {u.label}
+              </option>
+            ))}
+          </select>
+          <FieldErrors messages={errors.task_unit} />
+        </label>
+        <label className="checkbox field-checkbox">
+          <input
+            type="checkbox"
+            checked={value.auto_assign}
+            onChange={(e) => set("auto_assign", e.target.checked)}
+            data-testid="project-auto-assign"
+          />
+          Deal new tasks to readers automatically (otherwise readers claim them)
+          <FieldErrors messages={errors.auto_assign} />
         </label>
       </div>
     </fieldset>

@@ -6,7 +6,15 @@ import { Alert, ErrorAlert, Loading } from "../components/ui";
 import { useMeta } from "../meta";
 import type { Project, ProjectInput } from "../types";
 
-const KNOWN_FIELDS = ["name", "description", "modalities", "readers_per_item", "review_required"];
+const KNOWN_FIELDS = [
+  "name",
+  "description",
+  "modalities",
+  "readers_per_item",
+  "review_required",
+  "task_unit",
+  "auto_assign",
+];
 
 export function ProjectNewPage() {
   const meta = useMeta();
@@ -17,6 +25,8 @@ export function ProjectNewPage() {
     modalities: [],
     readers_per_item: 1,
     review_required: false,
+    task_unit: "series",
+    auto_assign: true,
   });
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);

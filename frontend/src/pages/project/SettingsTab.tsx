@@ -12,6 +12,8 @@ function toInput(p: Project): ProjectInput {
     modalities: p.modalities,
     readers_per_item: p.readers_per_item,
     review_required: p.review_required,
+    task_unit: p.task_unit,
+    auto_assign: p.auto_assign,
   };
 }
 
