@@ -17,30 +17,27 @@ from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
 from annotator.accounts.models import User
+from annotator.labeling.adjudication import finalize_reference, start_reference
 from annotator.labeling.models import (
     Assignment,
     AssignmentStatus,
     LabelingTask,
     TaskStatus,
 )
+from annotator.labeling.reading import record_activity, review_assignment, submit_assignment
 from annotator.labeling.selectors import (
     list_assignments_for_user,
     list_tasks_for_user,
     list_visible_sets,
 )
+from annotator.labeling.task_state import update_task
 from annotator.labeling.workflow import (
     assign_reader,
     claim_next_task,
     distribute_tasks,
-    finalize_reference,
     reassign,
-    record_activity,
-    review_assignment,
     set_exclusion,
-    start_reference,
-    submit_assignment,
     unassign,
-    update_task,
 )
 from annotator.projects.access import Action, can
 from annotator.projects.models import Project

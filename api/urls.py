@@ -112,5 +112,9 @@ urlpatterns = [
     ),
     path("projects/<int:project_pk>/dicomweb/", include("api.dicomweb.urls")),
     path("projects/<int:project_pk>/", include("api.labeling")),
+    path("projects/<int:project_pk>/", include("api.labeling_masks")),
+    path("projects/<int:project_pk>/", include("api.labeling_imports")),
+    path("projects/<int:project_pk>/", include("api.labeling_tracking")),
+    path("projects/<int:project_pk>/", include("api.labeling_progress")),
     path("", include(router.urls)),
 ]

@@ -25,13 +25,23 @@ from annotator.labeling.models import (
     Source,
     TaskUnit,
 )
+from annotator.labeling.reading import note_edit
 from annotator.labeling.shapes import measure, validate_attributes, validate_data
-from annotator.labeling.workflow import note_edit
 from annotator.projects.models import LabelSchema
 from annotator.projects.schema import GEOMETRIC_KINDS, LabelKind, LabelScope
 from annotator.projects.selectors import get_current_label_schema
 from annotator.projects.services import mark_label_schema_in_use
 
+_FOREIGN_KEYS = [
+    "project",
+    "annotation_set",
+    "study",
+    "series",
+    "stack",
+    "copied_from",
+    "created_by",
+    "updated_by",
+]
 REVISION_FIELDS = ("data", "attributes", "measurements", "mask_manifest", "deleted")
 
 
@@ -72,7 +82,8 @@ def commit_annotation_change(
     annotation.updated_by = actor
     annotation.source = source
     annotation.model_version = model_version
-    annotation.full_clean()
+    # The foreign keys come from locked rows or the caller's checks: skip a query per key.
+    annotation.full_clean(exclude=_FOREIGN_KEYS, validate_constraints=False)
     annotation.save()
     AnnotationRevision.objects.create(
         annotation=annotation,

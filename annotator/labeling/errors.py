@@ -25,3 +25,21 @@ class ImportRejectedError(DomainError):
     """Imported labels cannot be placed on the series (geometry, format or labels)."""
 
     code = "import_rejected"
+
+
+class InvalidTrackError(DomainError):
+    """A lesion track's fields are not acceptable."""
+
+    code = "invalid_lesion_track"
+
+
+class DuplicateTrackError(ConflictError):
+    """The patient already has a lesion track of that name."""
+
+    code = "duplicate_lesion_track"
+
+
+class InvalidMeasurementError(DomainError):
+    """A measurement cannot be added to a track (wrong finding, patient or values)."""
+
+    code = "invalid_measurement"

@@ -98,14 +98,14 @@ def _merge_masks(members: list[Annotation], target: AnnotationSet, actor: User) 
     from annotator.labeling.masks import merge_masks, write_segments
 
     volumes = merge_masks(members)
-    segments = [
-        {"number": n, "label": label, "attributes": {}}
-        for n, label in enumerate(sorted(volumes), start=1)
+    labels = sorted(volumes)
+    segments: list[dict[str, Any]] = [
+        {"number": n, "label": label, "attributes": {}} for n, label in enumerate(labels, start=1)
     ]
     annotation = create_annotation(
         annotation_set=target,
         actor=actor,
-        label_key=segments[0]["label"],
+        label_key=labels[0],
         data={"segments": segments},
         stack=members[0].stack,
     )
@@ -113,7 +113,7 @@ def _merge_masks(members: list[Annotation], target: AnnotationSet, actor: User) 
         annotation=annotation,
         actor=actor,
         expected_version=annotation.version,
-        segments={s["number"]: volumes[s["label"]] for s in segments},
+        segments={n: volumes[label] for n, label in enumerate(labels, start=1)},
         source=Source.HUMAN,
         note=f"voxel majority of {len(members)} readings",
     )

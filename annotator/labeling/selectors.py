@@ -4,9 +4,14 @@ Blinding: a reader sees their own readings (and model or imported starting point
 until it is done; afterwards, and always for reviewers and managers, every set is visible.
 """
 
-from django.db.models import Q, QuerySet
+from dataclasses import dataclass
+
+from django.db.models import Prefetch, Q, QuerySet
 
 from annotator.accounts.models import User
+from annotator.core.errors import NotFoundError
+from annotator.imaging.models import Patient, Study
+from annotator.labeling import recist
 from annotator.labeling.models import (
     Annotation,
     AnnotationRevision,
@@ -14,10 +19,12 @@ from annotator.labeling.models import (
     Assignment,
     Comment,
     LabelingTask,
+    LesionMeasurement,
+    LesionTrack,
     SetKind,
     TaskStatus,
 )
-from annotator.projects.access import Action, projects_where
+from annotator.projects.access import Action, can, projects_where
 from annotator.projects.models import Project
 
 
@@ -26,12 +33,12 @@ def _all_readers_projects(user: User) -> QuerySet[Project]:
 
 
 def list_tasks_for_user(*, user: User, project: Project) -> QuerySet[LabelingTask]:
-    """Return the project's tasks the user may see: all for reviewers and managers, a reader's
-    own (assigned or claimable) for annotators and viewers see all task rows but no readings."""
+    """Return the project's tasks for a member (none for others). Every member sees the task
+    rows of the worklist; who else reads a task and what they drew is filtered by the API and
+    `list_visible_sets`."""
+    visible = projects_where(user=user, action=Action.VIEW_PROJECT)
     return (
-        LabelingTask.objects.filter(
-            project=project, project__in=projects_where(user=user, action=Action.VIEW_PROJECT)
-        )
+        LabelingTask.objects.filter(project=project, project__in=visible)
         .select_related("study", "series", "instance")
         .prefetch_related("assignments__reader")
     )
@@ -96,3 +103,90 @@ def list_comments_for_user(*, user: User, task: LabelingTask) -> QuerySet[Commen
     return base.filter(
         Q(annotation__isnull=True) | Q(annotation__annotation_set__assignment__reader=user)
     )
+
+
+# --- lesion tracks ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PatientRecist:
+    """A patient's tracks, the studies measured, and their RECIST evaluation."""
+
+    patient: Patient
+    tracks: list[LesionTrack]
+    studies: dict[int, Study]
+    result: recist.RecistResult
+
+
+def list_patients_for_user(*, user: User, project: Project) -> QuerySet[Patient]:
+    """Return the project's (pseudonymous) patients if the user may view the project."""
+    return Patient.objects.filter(
+        project=project, project__in=projects_where(user=user, action=Action.VIEW_PROJECT)
+    )
+
+
+def list_measurements_for_user(*, user: User, project: Project) -> QuerySet[LesionMeasurement]:
+    """Return the project's lesion measurements the user may see.
+
+    Blinding: without the right to see all readers, a measurement taken from a finding shows
+    only if that finding's set is visible to the user (or the user took the measurement).
+    Manual measurements (no finding) show to every member.
+    """
+    query = LesionMeasurement.objects.filter(
+        track__project=project,
+        track__project__in=projects_where(user=user, action=Action.VIEW_PROJECT),
+    ).select_related("study", "created_by")
+    if can(user=user, project=project, action=Action.SEE_ALL_READERS):
+        return query
+    visible = list_visible_sets(user=user, project=project).values("pk")
+    return query.filter(
+        Q(annotation__isnull=True) | Q(created_by=user) | Q(annotation__annotation_set__in=visible)
+    )
+
+
+def list_tracks_for_user(
+    *, user: User, project: Project, patient_id: int | None = None
+) -> QuerySet[LesionTrack]:
+    """Return the project's lesion tracks (of one patient if given) with the measurements the
+    user may see."""
+    query = LesionTrack.objects.filter(
+        project=project, project__in=projects_where(user=user, action=Action.VIEW_PROJECT)
+    )
+    if patient_id is not None:
+        query = query.filter(patient_id=patient_id)
+    return query.select_related("patient", "created_by").prefetch_related(
+        Prefetch("measurements", queryset=list_measurements_for_user(user=user, project=project))
+    )
+
+
+def evaluate_patient(*, user: User, project: Project, patient: Patient) -> PatientRecist:
+    """Evaluate RECIST 1.1 for a patient over every study one of their tracks is measured on.
+
+    Raises:
+        NotFoundError: the patient is not in the project.
+    """
+    if patient.project_id != project.pk:
+        raise NotFoundError("No such patient.", field="patient")
+    tracks = list(list_tracks_for_user(user=user, project=project, patient_id=patient.pk))
+    studies: dict[int, Study] = {}
+    lesions: list[recist.Lesion] = []
+    for track in tracks:
+        values: dict[int, recist.Diameters] = {}
+        for measurement in track.measurements.all():
+            studies[measurement.study_id] = measurement.study
+            values[measurement.study_id] = recist.Diameters(
+                long_axis_mm=measurement.long_axis_mm, short_axis_mm=measurement.short_axis_mm
+            )
+        lesions.append(
+            recist.Lesion(
+                track_id=track.pk,
+                name=track.name,
+                nodal=track.nodal,
+                target=track.target,
+                values=values,
+            )
+        )
+    ordered = sorted(studies.values(), key=lambda s: (s.study_date is None, s.study_date, s.pk))
+    points = [recist.TimePoint(study_id=s.pk, date=s.study_date) for s in ordered]
+    result = recist.evaluate(time_points=points, lesions=lesions)
+    return PatientRecist(patient=patient, tracks=tracks, studies=studies, result=result)

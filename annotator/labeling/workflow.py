@@ -1,48 +1,36 @@
-"""The labeling workflow: tasks open when images arrive, readers are dealt or claim slots,
-submit, get reviewed, and multi-reader tasks are adjudicated into a reference.
+"""Who reads what: tasks open when images arrive, readers are dealt slots (balanced) or claim
+the next one atomically, managers assign, reassign and exclude by hand.
 
-Task status follows from its assignments (`_refresh_task_status`), never set by hand except
-skip/unskip by a manager.
+A reader's work, review and task state live in reading.py, task_state.py and adjudication.py.
 """
 
 import logging
 from collections.abc import Iterable
-from datetime import date, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from annotator.accounts.models import User
 from annotator.audit.services import record_event
-from annotator.core.errors import NotFoundError, StaleVersionError
+from annotator.core.errors import NotFoundError
 from annotator.imaging.models import Instance, Series, SeriesStatus
 from annotator.labeling.errors import NotAllowedError, WorkflowError
 from annotator.labeling.models import (
     AnnotationSet,
     Assignment,
     AssignmentStatus,
-    Comment,
     LabelingTask,
     ReaderExclusion,
     SetKind,
     TaskStatus,
     TaskUnit,
 )
+from annotator.labeling.task_state import OPEN_ASSIGNMENT, refresh_task_status
 from annotator.projects.access import Action, can, require
 from annotator.projects.models import Membership, Project, Role
 
 logger = logging.getLogger(__name__)
-
-# Heartbeats further apart than this count as a break, not as work.
-IDLE_AFTER = timedelta(seconds=120)
-OPEN_ASSIGNMENT = (
-    AssignmentStatus.ASSIGNED,
-    AssignmentStatus.IN_PROGRESS,
-    AssignmentStatus.RETURNED,
-)
-HANDED_IN = (AssignmentStatus.SUBMITTED, AssignmentStatus.ACCEPTED)
 
 
 # --- opening tasks -------------------------------------------------------------------------------
@@ -283,7 +271,7 @@ def reassign(*, assignment: Assignment, actor: User, reader: User) -> Assignment
         project=task.project,
         changes={"reader": [previous, reader.pk]},
     )
-    _refresh_task_status(task)
+    refresh_task_status(task)
     return locked
 
 
@@ -303,7 +291,7 @@ def unassign(*, assignment: Assignment, actor: User) -> None:
         changes={"reader": [locked.reader_id, None]},
     )
     locked.delete()
-    _refresh_task_status(task)
+    refresh_task_status(task)
 
 
 @transaction.atomic
@@ -400,401 +388,3 @@ def claim_next_task(*, project: Project, reader: User) -> Assignment | None:
             except IntegrityError:
                 logger.info("Slot on task %s taken meanwhile; trying the next", task.pk)
     return None
-
-
-# --- a reader's work ----------------------------------------------------------------------------
-
-
-def _lock_assignment(assignment: Assignment, expected_version: int | None) -> Assignment:
-    locked = Assignment.objects.select_for_update().select_related("task").get(pk=assignment.pk)
-    if expected_version is not None and locked.version != expected_version:
-        raise StaleVersionError(
-            f"Assignment {locked.pk} changed since version {expected_version} "
-            f"(now {locked.version}).",
-            current=locked,
-        )
-    return locked
-
-
-def _require_own(assignment: Assignment, actor: User) -> None:
-    if assignment.reader_id != actor.pk:
-        raise NotAllowedError("Only the assigned reader can do this.")
-
-
-def _touch(assignment: Assignment) -> None:
-    """Add the time since the last activity to active time, unless it was a break."""
-    now = timezone.now()
-    if assignment.started_at is None:
-        assignment.started_at = now
-    last = assignment.last_activity_at
-    if last is not None and timedelta(0) < now - last <= IDLE_AFTER:
-        assignment.active_seconds += (now - last).total_seconds()
-    assignment.last_activity_at = now
-
-
-@transaction.atomic
-def record_activity(*, assignment: Assignment, actor: User) -> Assignment:
-    """Count active time on a task (the workspace sends this on every save and every minute);
-    opens the work when the reader starts."""
-    locked = _lock_assignment(assignment, None)
-    _require_own(locked, actor)
-    _touch(locked)
-    if locked.status in (AssignmentStatus.ASSIGNED,):
-        locked.status = AssignmentStatus.IN_PROGRESS
-        locked.version += 1
-    locked.save()
-    _refresh_task_status(locked.task)
-    return locked
-
-
-def note_edit(*, annotation_set: AnnotationSet, actor: User) -> None:
-    """Called by annotation writes: a reader's edit counts as activity and starts the work.
-
-    Raises:
-        NotAllowedError: the actor may not edit this set.
-        WorkflowError: the set is closed (submitted, accepted or the task is done).
-    """
-    task = annotation_set.task
-    if annotation_set.kind == SetKind.READER:
-        assignment = _lock_assignment(annotation_set.assignment, None)  # type: ignore[arg-type]
-        if assignment.reader_id != actor.pk:
-            # reviewers correct a submitted reading; nobody else edits another reader's work
-            if not (
-                can(user=actor, project=task.project, action=Action.REVIEW)
-                and assignment.status == AssignmentStatus.SUBMITTED
-            ):
-                raise NotAllowedError("Only the reader (or a reviewer correcting it) may edit.")
-            return
-        if assignment.status not in OPEN_ASSIGNMENT:
-            raise WorkflowError(
-                f"This reading is {assignment.status}; it can no longer be edited.",
-                current=assignment,
-            )
-        _touch(assignment)
-        if assignment.status == AssignmentStatus.ASSIGNED:
-            assignment.status = AssignmentStatus.IN_PROGRESS
-            assignment.version += 1
-        assignment.save()
-        _refresh_task_status(task)
-    elif annotation_set.kind == SetKind.REFERENCE:
-        if not can(user=actor, project=task.project, action=Action.REVIEW):
-            raise NotAllowedError("Only reviewers and managers edit the reference.")
-    elif not can(user=actor, project=task.project, action=Action.IMPORT_DATA):
-        raise NotAllowedError("Model and imported annotations are edited by managers only.")
-
-
-@transaction.atomic
-def submit_assignment(
-    *, assignment: Assignment, actor: User, expected_version: int | None = None
-) -> Assignment:
-    """Hand in a reading; with review on it waits for a reviewer, otherwise it is final.
-
-    Raises:
-        WorkflowError: required labels are missing, or the reading is not open.
-    """
-    locked = _lock_assignment(assignment, expected_version)
-    _require_own(locked, actor)
-    if locked.status not in OPEN_ASSIGNMENT:
-        raise WorkflowError(f"This reading is already {locked.status}.", current=locked)
-    from annotator.labeling.completeness import missing_required_labels
-
-    missing = missing_required_labels(locked.annotation_set)
-    if missing:
-        raise WorkflowError(
-            "Required labels are not answered yet: " + ", ".join(missing) + ".",
-            errors={"labels": missing},
-        )
-    _touch(locked)
-    locked.status = AssignmentStatus.SUBMITTED
-    locked.submitted_at = timezone.now()
-    locked.version += 1
-    if not locked.task.project.review_required:
-        locked.status = AssignmentStatus.ACCEPTED
-    locked.save()
-    record_event(
-        actor=actor,
-        action="assignment.submit",
-        obj=locked,
-        project=locked.task.project,
-        changes={"status": [None, locked.status]},
-    )
-    _refresh_task_status(locked.task)
-    return locked
-
-
-@transaction.atomic
-def review_assignment(
-    *,
-    assignment: Assignment,
-    actor: User,
-    decision: str,
-    comment: str = "",
-    expected_version: int | None = None,
-) -> Assignment:
-    """Accept a submitted reading, or reject it with a comment (it returns to the reader).
-
-    Corrections are ordinary edits of the submitted set by the reviewer before accepting.
-
-    Raises:
-        WorkflowError: the reading is not waiting for review, or a rejection has no comment.
-    """
-    locked = _lock_assignment(assignment, expected_version)
-    require(user=actor, project=locked.task.project, action=Action.REVIEW)
-    if locked.reader_id == actor.pk and not actor.is_superuser:
-        raise NotAllowedError("Readers do not review their own work.")
-    if locked.status != AssignmentStatus.SUBMITTED:
-        raise WorkflowError(
-            f"Only submitted readings can be reviewed; this one is {locked.status}.",
-            current=locked,
-        )
-    if decision not in ("accept", "reject"):
-        raise WorkflowError("Decision must be accept or reject.", field="decision")
-    if decision == "reject" and not comment.strip():
-        raise WorkflowError("Say what to change when rejecting.", field="comment")
-    locked.status = AssignmentStatus.ACCEPTED if decision == "accept" else AssignmentStatus.RETURNED
-    locked.reviewed_by = actor
-    locked.reviewed_at = timezone.now()
-    locked.review_comment = comment.strip()
-    locked.version += 1
-    locked.save()
-    if comment.strip():
-        Comment.objects.create(
-            project=locked.task.project,
-            task=locked.task,
-            author=actor,
-            text=comment.strip(),
-            kind="rejection" if decision == "reject" else "review",
-        )
-    record_event(
-        actor=actor,
-        action=f"assignment.{decision}",
-        obj=locked,
-        project=locked.task.project,
-        changes={"status": [AssignmentStatus.SUBMITTED, locked.status]},
-    )
-    _refresh_task_status(locked.task)
-    return locked
-
-
-# --- the task itself ----------------------------------------------------------------------------
-
-
-def _lock_task(task: LabelingTask, expected_version: int | None) -> LabelingTask:
-    locked = LabelingTask.objects.select_for_update().select_related("project").get(pk=task.pk)
-    if expected_version is not None and locked.version != expected_version:
-        raise StaleVersionError(
-            f"Task {locked.pk} changed since version {expected_version} (now {locked.version}).",
-            current=locked,
-        )
-    return locked
-
-
-def _refresh_task_status(task: LabelingTask) -> LabelingTask:
-    """Derive the task status from its assignments, review rule and reference."""
-    locked = LabelingTask.objects.select_for_update().select_related("project").get(pk=task.pk)
-    if locked.status == TaskStatus.SKIPPED:
-        return locked
-    statuses = list(locked.assignments.values_list("status", flat=True))
-    review = locked.project.review_required
-    finished = [s for s in statuses if s == AssignmentStatus.ACCEPTED]
-    handed_in = [s for s in statuses if s in HANDED_IN]
-    needs_adjudication = review and locked.readers_required > 1
-    status: str
-    has_reference = locked.annotation_sets.filter(kind=SetKind.REFERENCE, final=True).exists()
-    if needs_adjudication:
-        if len(handed_in) >= locked.readers_required and len(handed_in) == len(statuses):
-            status = TaskStatus.DONE if has_reference else TaskStatus.IN_REVIEW
-        else:
-            status = _working_status(statuses)
-    elif len(finished) >= locked.readers_required:
-        status = TaskStatus.DONE
-    elif review and len(handed_in) >= locked.readers_required and len(handed_in) == len(statuses):
-        status = TaskStatus.IN_REVIEW
-    else:
-        status = _working_status(statuses)
-    if status != locked.status:
-        locked.status = status
-        locked.completed_at = timezone.now() if status == TaskStatus.DONE else None
-        locked.version += 1
-        locked.save(update_fields=["status", "completed_at", "version", "updated_at"])
-    return locked
-
-
-def _working_status(statuses: list[str]) -> str:
-    started = [s for s in statuses if s != AssignmentStatus.ASSIGNED]
-    return TaskStatus.IN_PROGRESS if started else TaskStatus.NEW
-
-
-@transaction.atomic
-def update_task(
-    *,
-    task: LabelingTask,
-    actor: User,
-    expected_version: int,
-    priority: int | None = None,
-    due_date: date | str | None = "",
-    readers_required: int | None = None,
-    skipped: bool | None = None,
-) -> LabelingTask:
-    """Change a task's priority, due date, number of readers, or skip/unskip it (managers).
-
-    `due_date=""` leaves the date alone; None clears it.
-
-    Raises:
-        StaleVersionError: the task changed since `expected_version`.
-        WorkflowError: fewer readers than already hold slots.
-    """
-    require(user=actor, project=task.project, action=Action.EDIT_PROJECT)
-    locked = _lock_task(task, expected_version)
-    before = {
-        "priority": locked.priority,
-        "due_date": locked.due_date,
-        "readers_required": locked.readers_required,
-        "status": locked.status,
-    }
-    if priority is not None:
-        locked.priority = priority
-    if due_date != "":
-        locked.due_date = due_date
-    if readers_required is not None:
-        if readers_required < locked.assignments.count():
-            raise WorkflowError(
-                "More readers already hold this task; remove one first.", field="readers_required"
-            )
-        locked.readers_required = readers_required
-    if skipped is True:
-        locked.status = TaskStatus.SKIPPED
-    elif skipped is False and locked.status == TaskStatus.SKIPPED:
-        locked.status = TaskStatus.NEW
-    locked.version += 1
-    locked.full_clean(validate_constraints=False)
-    locked.save()
-    after = {
-        "priority": locked.priority,
-        "due_date": locked.due_date,
-        "readers_required": locked.readers_required,
-        "status": locked.status,
-    }
-    record_event(
-        actor=actor,
-        action="task.update",
-        obj=locked,
-        project=locked.project,
-        changes={k: [before[k], v] for k, v in after.items() if before[k] != v},
-    )
-    return _refresh_task_status(locked)
-
-
-def set_task_scores(
-    *,
-    task: LabelingTask,
-    triage_score: float | None = None,
-    uncertainty: float | None = None,
-    priority: int | None = None,
-) -> None:
-    """Store a model's triage score / uncertainty (and the priority it implies) on a task."""
-    fields: dict[str, object] = {}
-    if triage_score is not None:
-        fields["triage_score"] = triage_score
-    if uncertainty is not None:
-        fields["uncertainty"] = uncertainty
-    if priority is not None:
-        fields["priority"] = priority
-    if fields:
-        LabelingTask.objects.filter(pk=task.pk).update(version=F("version") + 1, **fields)
-
-
-# --- adjudication -------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def start_reference(
-    *, task: LabelingTask, actor: User, from_set: AnnotationSet | None = None
-) -> AnnotationSet:
-    """Open the task's reference annotation, copied from one reading (`from_set`) or merged
-    from every handed-in reading (classifications by majority, masks by voxel majority, other
-    findings pooled for the adjudicator to prune).
-
-    Raises:
-        WorkflowError: a reference exists already, or no reading has been handed in.
-    """
-    from annotator.labeling.merge import merge_readings  # merging builds on annotations
-
-    locked = _lock_task(task, None)
-    require(user=actor, project=locked.project, action=Action.REVIEW)
-    if locked.annotation_sets.filter(kind=SetKind.REFERENCE).exists():
-        raise WorkflowError("This task already has a reference; edit it instead.")
-    readings = list(
-        AnnotationSet.objects.filter(
-            task=locked, kind=SetKind.READER, assignment__status__in=HANDED_IN
-        ).order_by("assignment__submitted_at", "pk")
-    )
-    if from_set is not None and from_set.task_id != locked.pk:
-        raise NotFoundError("No such reading in this task.", field="from_set")
-    if not readings and from_set is None:
-        raise WorkflowError("No reading has been handed in yet.")
-    reference = AnnotationSet.objects.create(
-        task=locked, kind=SetKind.REFERENCE, created_by=actor, based_on=from_set
-    )
-    if from_set is not None:
-        from annotator.labeling.annotations import copy_annotations
-
-        copy_annotations(source=from_set, target=reference, actor=actor)
-    else:
-        merge_readings(readings=readings, target=reference, actor=actor)
-    record_event(
-        actor=actor,
-        action="reference.start",
-        obj=reference,
-        project=locked.project,
-        changes={"based_on": [None, from_set.pk if from_set else "merge"]},
-    )
-    return reference
-
-
-@transaction.atomic
-def finalize_reference(*, task: LabelingTask, actor: User) -> LabelingTask:
-    """Close the adjudication: the reference is final, handed-in readings are accepted and the
-    task is done (once every required reading is in).
-
-    Raises:
-        WorkflowError: there is no reference yet.
-    """
-    locked = _lock_task(task, None)
-    require(user=actor, project=locked.project, action=Action.REVIEW)
-    reference = locked.annotation_sets.filter(kind=SetKind.REFERENCE).first()
-    if reference is None:
-        raise WorkflowError("Start a reference before finalizing it.")
-    reference.final = True
-    reference.save(update_fields=["final", "updated_at"])
-    now = timezone.now()
-    Assignment.objects.filter(task=locked, status=AssignmentStatus.SUBMITTED).update(
-        status=AssignmentStatus.ACCEPTED, reviewed_by=actor, reviewed_at=now
-    )
-    record_event(
-        actor=actor,
-        action="reference.finalize",
-        obj=reference,
-        project=locked.project,
-        changes={"final": [False, True]},
-    )
-    return _refresh_task_status(locked)
-
-
-def seed_from_model(*, task: LabelingTask, model_set: AnnotationSet) -> int:
-    """Give readers who have not started the model's pre-annotation as their starting state.
-
-    Returns how many readings were seeded. New assignments are seeded when they are made.
-    """
-    from annotator.labeling.annotations import copy_annotations
-
-    seeded = 0
-    for reading in AnnotationSet.objects.filter(
-        task=task, kind=SetKind.READER, assignment__status=AssignmentStatus.ASSIGNED
-    ):
-        if not reading.annotations.exists():
-            copy_annotations(source=model_set, target=reading, actor=None)
-            reading.based_on = model_set
-            reading.save(update_fields=["based_on", "updated_at"])
-            seeded += 1
-    return seeded

@@ -56,7 +56,9 @@ def ingest_and_build(project: Project, files: list[tuple[str, bytes]]) -> list[S
 def labeled_project(project: Project, manager: User) -> Project:
     """The 'Chest CT' project with every label kind, dealing off (tests assign by hand)."""
     schema = project.label_schemas.get()
-    update_label_schema(project=project, actor=manager, base_revision=schema.revision, labels=LABELS)
+    update_label_schema(
+        project=project, actor=manager, base_revision=schema.revision, labels=LABELS
+    )
     project.auto_assign = False
     project.save(update_fields=["auto_assign"])
     return project

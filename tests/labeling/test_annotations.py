@@ -25,13 +25,16 @@ from annotator.labeling.models import (
     SetKind,
     Source,
 )
-from annotator.labeling.workflow import assign_reader, submit_assignment
+from annotator.labeling.reading import submit_assignment
+from annotator.labeling.workflow import assign_reader
 from annotator.projects.models import LabelSchema
 
 pytestmark = pytest.mark.django_db
 
 
-def _new(reader_set: AnnotationSet, reader: User, label: str, data: dict, **kw: object) -> Annotation:
+def _new(
+    reader_set: AnnotationSet, reader: User, label: str, data: dict, **kw: object
+) -> Annotation:
     return create_annotation(
         annotation_set=reader_set, actor=reader, label_key=label, data=data, **kw
     )
@@ -148,9 +151,7 @@ def test_bad_findings_are_refused_with_the_field_and_nothing_is_stored(
     assert not Annotation.objects.exists()
 
 
-def test_attributes_are_checked_against_the_label(
-    reader_set: AnnotationSet, reader: User
-) -> None:
+def test_attributes_are_checked_against_the_label(reader_set: AnnotationSet, reader: User) -> None:
     segments = [{"number": 1, "label": "nodule", "attributes": {"texture": "solid"}}]
     made = _new(reader_set, reader, "nodule", {"segments": segments})
     assert made.data["segments"][0]["attributes"] == {"texture": "solid"}
@@ -176,7 +177,8 @@ def test_revisions_restore_and_delete(reader_set: AnnotationSet, reader: User) -
     made = _new(reader_set, reader, "marker", {"point": [4, 5]}, slice_index=6)
     update_annotation(annotation=made, actor=reader, expected_version=1, data={"point": [7, 7]})
     deleted = delete_annotation(annotation=made, actor=reader, expected_version=2)
-    assert deleted.deleted and deleted.version == 3
+    assert deleted.deleted
+    assert deleted.version == 3
     restored = restore_revision(annotation=made, actor=reader, expected_version=3, number=1)
     assert (restored.deleted, restored.data, restored.version) == (False, {"point": [4.0, 5.0]}, 4)
     numbers = list(restored.revisions.values_list("number", "deleted", "note"))

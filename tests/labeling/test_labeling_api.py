@@ -32,7 +32,8 @@ def test_reader_flow_over_rest(
     claimed = me.post(_url(labeled_project, "tasks/next/"))
     assert claimed.status_code == 200, claimed.content
     slot = claimed.json()
-    assert slot["task"] == task.pk and slot["status"] == "assigned"
+    assert slot["task"] == task.pk
+    assert slot["status"] == "assigned"
     worklist = me.get(_url(labeled_project, "tasks/?mine=true&status=new"))
     assert [t["id"] for t in worklist.json()["results"]] == [task.pk]
     assert worklist.json()["results"][0]["my_assignment"]["id"] == slot["id"]
@@ -44,27 +45,33 @@ def test_reader_flow_over_rest(
     )
     assert made.status_code == 201, made.content
     finding = made.json()
-    assert finding["measurements"]["length_mm"] > 0 and finding["version"] == 1
+    assert finding["measurements"]["length_mm"] > 0
+    assert finding["version"] == 1
     url = _url(labeled_project, f"annotations/{finding['id']}/")
     moved = me.patch(
         url, {"data": {"points": [[1, 1], [12, 1]]}}, format="json", HTTP_IF_MATCH='"1"'
     )
-    assert moved.status_code == 200 and moved["ETag"] == '"2"'
+    assert moved.status_code == 200
+    assert moved["ETag"] == '"2"'
     stale = me.patch(url, {"version": 1, "data": {"points": [[0, 0], [3, 3]]}}, format="json")
     assert stale.status_code == 409
     assert stale.json()["code"] == "stale_version"
     assert stale.json()["current"]["data"] == {"points": [[1.0, 1.0], [12.0, 1.0]]}
     missing = me.patch(url, {"data": {"points": [[0, 0], [3, 3]]}}, format="json")
-    assert missing.status_code == 400 and "version" in missing.json()["message"]
+    assert missing.status_code == 400
+    assert "version" in missing.json()["message"]
     revisions = me.get(url + "revisions/").json()
     assert [r["number"] for r in revisions] == [1, 2]
     restored = me.post(url + "restore/", {"version": 2, "revision": 1}, format="json")
     assert restored.json()["data"]["points"][1] == [11.0, 1.0]
-    assert me.post(
-        _url(labeled_project, f"tasks/{task.pk}/comments/"),
-        {"text": "Borderline", "annotation": finding["id"]},
-        format="json",
-    ).status_code == 201
+    assert (
+        me.post(
+            _url(labeled_project, f"tasks/{task.pk}/comments/"),
+            {"text": "Borderline", "annotation": finding["id"]},
+            format="json",
+        ).status_code
+        == 201
+    )
 
     me.post(_url(labeled_project, f"assignments/{slot['id']}/heartbeat/"))
     submitted = me.post(_url(labeled_project, f"assignments/{slot['id']}/submit/"), {})
@@ -80,9 +87,10 @@ def test_reader_flow_over_rest(
     assert rejected.json()["status"] == "returned"
     comments = me.get(_url(labeled_project, f"tasks/{task.pk}/comments/")).json()
     assert [c["kind"] for c in comments] == ["comment", "rejection"]
-    assert me.get(_url(labeled_project, f"assignments/{slot['id']}/")).json()[
-        "review_comment"
-    ] == "Measure the long axis"
+    assert (
+        me.get(_url(labeled_project, f"assignments/{slot['id']}/")).json()["review_comment"]
+        == "Measure the long axis"
+    )
     me.post(_url(labeled_project, f"assignments/{slot['id']}/submit/"), {})
     accepted = boss.post(
         _url(labeled_project, f"assignments/{slot['id']}/review/"),
@@ -90,9 +98,10 @@ def test_reader_flow_over_rest(
         format="json",
     )
     assert accepted.json()["status"] == "accepted"
-    assert client_for(manager).get(_url(labeled_project, f"tasks/{task.pk}/")).json()[
-        "status"
-    ] == "done"
+    assert (
+        client_for(manager).get(_url(labeled_project, f"tasks/{task.pk}/")).json()["status"]
+        == "done"
+    )
 
 
 def test_bad_input_and_other_projects(
@@ -102,7 +111,8 @@ def test_bad_input_and_other_projects(
     set_url = _url(labeled_project, f"annotation-sets/{assignment.annotation_set.pk}/annotations/")
     bad = me.post(set_url, {"label_key": "quality", "data": {"value": "7"}}, format="json")
     assert bad.status_code == 400
-    assert bad.json()["code"] == "invalid_annotation" and "data.value" in bad.json()["errors"]
+    assert bad.json()["code"] == "invalid_annotation"
+    assert "data.value" in bad.json()["errors"]
     assert not Annotation.objects.exists()
 
     stranger = UserFactory.create()
@@ -123,10 +133,14 @@ def test_blinding_over_rest_and_manager_actions(
     member_of: Callable[[str], User],
 ) -> None:
     boss = client_for(manager)
-    assert boss.patch(
-        _url(labeled_project, f"tasks/{task.pk}/"), {"version": 1, "readers_required": 2},
-        format="json",
-    ).status_code == 200
+    assert (
+        boss.patch(
+            _url(labeled_project, f"tasks/{task.pk}/"),
+            {"version": 1, "readers_required": 2},
+            format="json",
+        ).status_code
+        == 200
+    )
     one, two = member_of(Role.ANNOTATOR), member_of(Role.ANNOTATOR)
     made = boss.post(_url(labeled_project, f"tasks/{task.pk}/assignments/"), {"reader": one.pk})
     assert made.status_code == 201
@@ -140,7 +154,8 @@ def test_blinding_over_rest_and_manager_actions(
     assert [a["reader"]["id"] for a in task_for_one["assignments"]] == [one.pk]
     assert len(boss.get(_url(labeled_project, f"tasks/{task.pk}/sets/")).json()) == 2
     stale = boss.patch(_url(labeled_project, f"tasks/{task.pk}/"), {"version": 1, "priority": 4})
-    assert stale.status_code == 409 and stale.json()["current"]["readers_required"] == 2
+    assert stale.status_code == 409
+    assert stale.json()["current"]["readers_required"] == 2
     forbidden = client_for(one).patch(
         _url(labeled_project, f"tasks/{task.pk}/"), {"version": 2, "priority": 4}
     )
@@ -180,9 +195,12 @@ def test_adjudication_over_rest(
     assert reference.json()["annotations"][0]["data"] == first_set["annotations"][0]["data"]
     done = boss.post(_url(labeled_project, f"tasks/{task.pk}/reference/finalize/"))
     assert done.json()["status"] == "done"
-    assert client_for(readers[0]).post(
-        _url(labeled_project, f"tasks/{task.pk}/reference/")
-    ).status_code == 403
+    assert (
+        client_for(readers[0])
+        .post(_url(labeled_project, f"tasks/{task.pk}/reference/"))
+        .status_code
+        == 403
+    )
 
 
 def test_worklist_query_budget(
@@ -217,4 +235,5 @@ def test_project_settings_choose_task_unit_and_dealing(
     assert changed.status_code == 200, changed.content
     assert (changed.json()["task_unit"], changed.json()["auto_assign"]) == ("study", True)
     bad = boss.patch(url, {"version": changed.json()["version"], "task_unit": "frame"})
-    assert bad.status_code == 400 and "task_unit" in bad.json()["errors"]
+    assert bad.status_code == 400
+    assert "task_unit" in bad.json()["errors"]

@@ -12,6 +12,7 @@ from django.db import connection
 from annotator.accounts.models import User
 from annotator.core.errors import StaleVersionError
 from annotator.imaging.models import Series
+from annotator.labeling.adjudication import finalize_reference, start_reference
 from annotator.labeling.annotations import create_annotation
 from annotator.labeling.errors import NotAllowedError, WorkflowError
 from annotator.labeling.models import (
@@ -22,20 +23,16 @@ from annotator.labeling.models import (
     SetKind,
     TaskStatus,
 )
+from annotator.labeling.reading import record_activity, review_assignment, submit_assignment
 from annotator.labeling.selectors import list_visible_sets
+from annotator.labeling.task_state import update_task
 from annotator.labeling.workflow import (
     assign_reader,
     claim_next_task,
     distribute_tasks,
-    finalize_reference,
     open_tasks_for_series,
     reassign,
-    record_activity,
-    review_assignment,
     set_exclusion,
-    start_reference,
-    submit_assignment,
-    update_task,
 )
 from annotator.projects.access import PermissionDeniedError
 from annotator.projects.models import Project, Role
@@ -79,9 +76,7 @@ def test_dealing_is_balanced_never_twice_and_respects_exclusions(
     labeled_project.save()
     readers = [member_of(Role.ANNOTATOR) for _ in range(4)]
     member_of(Role.REVIEWER)  # reviewers are not dealt reading work
-    set_exclusion(
-        project=labeled_project, actor=manager, user=readers[3], task=None, excluded=True
-    )
+    set_exclusion(project=labeled_project, actor=manager, user=readers[3], task=None, excluded=True)
     _series(labeled_project, 3)
     made = distribute_tasks(project=labeled_project, actor=manager)
     assert len(made) == 6
@@ -108,15 +103,19 @@ def test_next_task_resumes_mine_then_claims_highest_priority_oldest(
     for task, priority in ((low, 0), (high, 5), (mid, 1)):
         update_task(task=task, actor=manager, expected_version=task.version, priority=priority)
     first = claim_next_task(project=labeled_project, reader=reader)
-    assert first is not None and first.task_id == high.pk and first.method == "claim"
+    assert first is not None
+    assert first.task_id == high.pk
+    assert first.method == "claim"
     again = claim_next_task(project=labeled_project, reader=reader)
-    assert again is not None and again.pk == first.pk  # my open work first
+    assert again is not None
+    assert again.pk == first.pk
     create_annotation(
         annotation_set=first.annotation_set, actor=reader, label_key="quality", data={"value": "3"}
     )
     submit_assignment(assignment=first, actor=reader)
     second = claim_next_task(project=labeled_project, reader=reader)
-    assert second is not None and second.task_id == mid.pk
+    assert second is not None
+    assert second.task_id == mid.pk
 
 
 def test_next_task_is_none_when_everything_is_taken_or_excluded(
@@ -157,7 +156,8 @@ def test_two_readers_asking_at_once_never_get_the_same_slot(
     for thread in threads:
         thread.join()
     claimed = [r for r in results if r is not None]
-    assert len(claimed) == 2 and len(set(claimed)) == 2  # 2 tasks x 1 slot, no double
+    assert len(claimed) == 2
+    assert len(set(claimed)) == 2
     assert Assignment.objects.count() == 2
 
 
@@ -167,8 +167,9 @@ def test_review_reject_returns_to_reader_then_accept_finishes(
     labeled_project.review_required = True
     labeled_project.save()
     assignment = assign_reader(task=task, actor=manager, reader=reader)
+    _require_quality(labeled_project, manager)
+    _require_quality(labeled_project, manager)
     with pytest.raises(WorkflowError, match="Required labels"):
-        _require_quality(labeled_project, manager)
         submit_assignment(assignment=assignment, actor=reader)
     create_annotation(
         annotation_set=assignment.annotation_set,
@@ -192,7 +193,8 @@ def test_review_reject_returns_to_reader_then_accept_finishes(
     submit_assignment(assignment=assignment, actor=reader)
     review_assignment(assignment=assignment, actor=reviewer, decision="accept")
     done = LabelingTask.objects.get()
-    assert done.status == TaskStatus.DONE and done.completed_at is not None
+    assert done.status == TaskStatus.DONE
+    assert done.completed_at is not None
 
 
 def _require_quality(project: Project, manager: User) -> None:
@@ -259,7 +261,8 @@ def test_reference_copied_from_one_reading(
     reference = start_reference(task=task, actor=reviewer, from_set=slot.annotation_set)
     assert reference.kind == SetKind.REFERENCE
     [copy] = reference.annotations.all()
-    assert copy.copied_from is not None and copy.data == {"value": "1"}
+    assert copy.copied_from is not None
+    assert copy.data == {"value": "1"}
 
 
 def test_active_time_counts_heartbeats_but_not_breaks(assignment: Assignment, reader: User) -> None:
@@ -302,3 +305,66 @@ def test_reassign_moves_an_unsubmitted_slot(
     outsider = UserFactory.create()
     with pytest.raises(NotAllowedError):
         reassign(assignment=assignment, actor=manager, reader=outsider)
+
+
+def test_reviewer_corrects_a_submitted_reading_then_accepts(
+    labeled_project: Project, assignment: Assignment, reader: User, reviewer: User
+) -> None:
+    from annotator.labeling.annotations import update_annotation
+
+    labeled_project.review_required = True
+    labeled_project.save()
+    finding = create_annotation(
+        annotation_set=assignment.annotation_set,
+        actor=reader,
+        label_key="marker",
+        data={"point": [3, 3]},
+        slice_index=1,
+    )
+    with pytest.raises(NotAllowedError):  # not yet submitted: the reading is the reader's
+        update_annotation(
+            annotation=finding, actor=reviewer, expected_version=1, data={"point": [4, 4]}
+        )
+    submit_assignment(assignment=assignment, actor=reader)
+    corrected = update_annotation(
+        annotation=finding, actor=reviewer, expected_version=1, data={"point": [4, 4]}
+    )
+    assert corrected.updated_by == reviewer
+    assert [r.author for r in corrected.revisions.all()] == [reader, reviewer]
+    accepted = review_assignment(assignment=assignment, actor=reviewer, decision="accept")
+    assert accepted.status == AssignmentStatus.ACCEPTED
+
+
+def test_merge_of_masks_keeps_the_voxels_most_readers_marked(
+    labeled_project: Project, task: LabelingTask, manager: User, reviewer: User, member_of: Member
+) -> None:
+    import numpy as np
+
+    from annotator.labeling.mask_reads import read_annotation_segments
+    from annotator.labeling.masks import write_segments
+
+    update_task(task=task, actor=manager, expected_version=task.version, readers_required=3)
+    readers = [member_of(Role.ANNOTATOR) for _ in range(3)]
+    shape = (8, 32, 32)
+    marks = []
+    for n, reader in enumerate(readers):
+        slot = assign_reader(task=task, actor=manager, reader=reader)
+        volume = np.zeros(shape, dtype=bool)
+        volume[2:5, 10 + n : 20 + n, 10:20] = True  # each reader one row lower
+        marks.append(volume)
+        mask = create_annotation(
+            annotation_set=slot.annotation_set,
+            actor=reader,
+            label_key="organ",
+            data={"segments": [{"number": 1, "label": "organ"}]},
+        )
+        write_segments(
+            annotation=mask, actor=reader, expected_version=1, segments={1: volume}, source="human"
+        )
+        submit_assignment(assignment=slot, actor=reader)
+    reference = start_reference(task=task, actor=reviewer)
+    [merged] = reference.annotations.filter(kind="mask")
+    result = read_annotation_segments(merged)[1]
+    expected = np.sum(marks, axis=0) >= 2
+    assert np.array_equal(result, expected)
+    assert merged.measurements["segments"]["1"]["voxels"] == int(expected.sum())
