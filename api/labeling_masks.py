@@ -40,17 +40,21 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.labeling.errors import InvalidAnnotationError
+from annotator.imaging.volume import stack_geometry
+from annotator.labeling.errors import ImportRejectedError, InvalidAnnotationError
+from annotator.labeling.import_nifti import read_nifti
+from annotator.labeling.imports import gunzip_bounded
 from annotator.labeling.mask_codec import MEDIA_TYPE, decode_message, message_header
 from annotator.labeling.mask_nifti import NIFTI_MEDIA_TYPE, mask_to_nifti
 from annotator.labeling.mask_reads import (
     iter_chunk_data,
     list_chunk_refs,
     mask_shape,
+    mask_stack,
     segment_labels,
 )
-from annotator.labeling.masks import apply_mask_patch
-from annotator.labeling.models import Annotation
+from annotator.labeling.masks import apply_mask_patch, write_segments
+from annotator.labeling.models import Annotation, Source
 from annotator.labeling.selectors import get_annotation_for_user
 from annotator.projects.selectors import list_projects_for_user
 from api.auth import request_user
@@ -81,6 +85,12 @@ class MaskParser(BaseParser):
         if len(data) > MAX_BODY_BYTES:
             raise MaskBodyTooLargeError
         return data
+
+
+class NiftiParser(MaskParser):
+    """Hand a .nii.gz body (a label map on the stack's grid) to the view as bytes."""
+
+    media_type = NIFTI_MEDIA_TYPE
 
 
 class MaskSavedSerializer(serializers.ModelSerializer[Annotation]):
@@ -171,7 +181,7 @@ def _not_modified(request: Request, etag: str) -> bool:
 class AnnotationMaskView(APIView):
     """The bits of a mask annotation: binary wire format (GET, PATCH, PUT) and NIfTI (GET)."""
 
-    parser_classes = [MaskParser]
+    parser_classes = [MaskParser, NiftiParser]
 
     def perform_content_negotiation(
         self, request: Request, force: bool = False
@@ -249,6 +259,12 @@ class AnnotationMaskView(APIView):
         body = request.data
         if not isinstance(body, bytes):
             raise InvalidAnnotationError(f"Send the mask as {MEDIA_TYPE}.", field="body")
+        if request.content_type.split(";")[0].strip() == NIFTI_MEDIA_TYPE:
+            if not replace:
+                raise InvalidAnnotationError(
+                    "A NIfTI label map replaces the whole mask: send it with PUT.", field="body"
+                )
+            return self._save_nifti(request, annotation, version, body)
         message = decode_message(body)
         saved = apply_mask_patch(
             annotation=annotation,
@@ -257,6 +273,33 @@ class AnnotationMaskView(APIView):
             chunks=[(chunk.segment, chunk.k, chunk.data) for chunk in message.chunks],
             shape=message.shape,
             replace=replace,
+        )
+        response = Response(MaskSavedSerializer(saved).data)
+        response["ETag"] = _etag(saved)
+        return response
+
+    def _save_nifti(
+        self, request: Request, annotation: Annotation, version: int, body: bytes
+    ) -> Response:
+        """Replace every segment from a label map checked against the stack's geometry."""
+        try:
+            found = read_nifti(gunzip_bounded(body), stack_geometry(mask_stack(annotation)))
+        except ImportRejectedError as error:
+            raise InvalidAnnotationError(error.message, field="body") from error
+        known = set(segment_labels(annotation))
+        unknown = sorted({number for number, _, _ in found} - known)
+        if unknown:
+            raise InvalidAnnotationError(
+                f"The label map holds values {unknown}; this mask's segments are {sorted(known)}.",
+                field="body",
+            )
+        saved = write_segments(
+            annotation=annotation,
+            actor=request_user(request),
+            expected_version=version,
+            segments={number: volume for number, _, volume in found},
+            source=Source.HUMAN,
+            note="NIfTI label map",
         )
         response = Response(MaskSavedSerializer(saved).data)
         response["ETag"] = _etag(saved)
@@ -289,10 +332,13 @@ class AnnotationMaskView(APIView):
     @extend_schema(
         summary="Replace a whole mask",
         description=(
-            "Like PATCH, but every slice the body does not carry becomes empty.\n\nWire format"
-            + WIRE_DOC
+            "Like PATCH, but every slice the body does not carry becomes empty. A NIfTI label "
+            f"map (`Content-Type: {NIFTI_MEDIA_TYPE}`, .nii.gz with values = segment numbers "
+            "or one-hot [i, j, k, segment]) is accepted too when its grid matches the stack "
+            "(flipped axes are reoriented; any other difference is a 400 naming it)."
+            "\n\nWire format" + WIRE_DOC
         ),
-        request={MEDIA_TYPE: OpenApiTypes.BINARY},
+        request={MEDIA_TYPE: OpenApiTypes.BINARY, NIFTI_MEDIA_TYPE: OpenApiTypes.BINARY},
         parameters=[
             OpenApiParameter(
                 "If-Match",

@@ -104,7 +104,7 @@ def read_labels(*, data: bytes, geometry: StackGeometry) -> tuple[LabelFormat, S
     """
     label_format, dataset = _identify(data)
     if label_format == LabelFormat.NIFTI:
-        return label_format, read_nifti(_gunzip(data), geometry)
+        return label_format, read_nifti(gunzip_bounded(data), geometry)
     if label_format == LabelFormat.SEG:
         return label_format, read_seg(dataset, geometry)
     return label_format, read_rtstruct(dataset, geometry)
@@ -152,7 +152,8 @@ def _read_dicom(data: bytes) -> Any:
         ) from exc
 
 
-def _gunzip(data: bytes) -> bytes:
+def gunzip_bounded(data: bytes) -> bytes:
+    """Return gzip data inflated (other data as is), refusing more than MAX_INFLATED_BYTES."""
     if data[:2] != _GZIP_MAGIC:
         return data
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)

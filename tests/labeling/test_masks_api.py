@@ -379,3 +379,56 @@ def test_mask_reviewer_sees_the_readers_mask(
     response = client_for(reviewer).get(_url(drawn))
     assert response.status_code == 200
     assert len(decode_message(_body(response)).chunks) == 3
+
+
+def test_mask_put_accepts_a_nifti_label_map_round_trip(
+    client: APIClient, drawn: Annotation, ct_stack: Stack
+) -> None:
+    exported = client.get(_url(drawn) + "?format=nifti").content
+    cleared = encode_message((8, 32, 32), [WireChunk(1, 2, b"")])
+    assert _patch(client, drawn, cleared, version=2).status_code == 200
+    response = client.put(
+        _url(drawn), data=exported, content_type="application/gzip", HTTP_IF_MATCH='"3"'
+    )
+    assert response.status_code == 200, response.content
+    volumes = read_annotation_segments(Annotation.objects.get(pk=drawn.pk))
+    np.testing.assert_array_equal(volumes[1][2], A)  # back from the file
+    np.testing.assert_array_equal(volumes[2][5], A)
+    assert response.json()["version"] == 4
+
+
+def test_mask_nifti_of_another_grid_or_unknown_values_is_refused(
+    client: APIClient, drawn: Annotation, ct_stack: Stack
+) -> None:
+    from annotator.imaging.geometry import nifti_affine
+    from annotator.imaging.volume import stack_geometry
+
+    affine = nifti_affine(stack_geometry(ct_stack))
+    wrong_shape = nib.Nifti1Image(np.zeros((16, 32, 8), dtype=np.uint8), affine)
+    response = client.put(
+        _url(drawn),
+        data=gzip.compress(wrong_shape.to_bytes()),
+        content_type="application/gzip",
+        HTTP_IF_MATCH='"2"',
+    )
+    assert response.status_code == 400
+    assert "shape" in response.json()["message"].lower()
+    labels = np.zeros(tuple(ct_stack.size), dtype=np.uint8)
+    labels[1, 1, 1] = 9
+    unknown = nib.Nifti1Image(labels, affine)
+    response = client.put(
+        _url(drawn),
+        data=gzip.compress(unknown.to_bytes()),
+        content_type="application/gzip",
+        HTTP_IF_MATCH='"2"',
+    )
+    assert response.status_code == 400
+    assert "[9]" in response.json()["message"]
+    patch = client.patch(
+        _url(drawn),
+        data=gzip.compress(unknown.to_bytes()),
+        content_type="application/gzip",
+        HTTP_IF_MATCH='"2"',
+    )
+    assert patch.status_code == 400
+    assert Annotation.objects.get(pk=drawn.pk).version == 2
