@@ -1,7 +1,9 @@
 """Walk an upload (loose files and zip archives) safely, one bounded file at a time."""
 
 import stat
+import struct
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -27,6 +29,13 @@ class UploadItem:
     size: int
     source: Path
     member: str | None = None  # the zip member name, when inside an archive
+    # Where the member's local header starts and how it is stored, so any process can read
+    # it without parsing the archive's directory again (see `read_item`).
+    offset: int = -1
+    compress_type: int = zipfile.ZIP_STORED
+    compress_size: int = 0
+    crc: int = 0
+    flags: int = 0
 
 
 @dataclass(frozen=True)
@@ -114,7 +123,17 @@ def _walk_zip(name: str, path: Path, limits: ArchiveLimits) -> Iterator[UploadIt
             if info.filename.lower().endswith(".zip"):
                 yield SkippedItem(label, "nested_zip", "Zips inside zips are not expanded.")
                 continue
-            yield UploadItem(name=label, size=info.file_size, source=path, member=info.filename)
+            yield UploadItem(
+                name=label,
+                size=info.file_size,
+                source=path,
+                member=info.filename,
+                offset=info.header_offset,
+                compress_type=info.compress_type,
+                compress_size=info.compress_size,
+                crc=info.CRC,
+                flags=info.flag_bits,
+            )
 
 
 def count_items(files: list[tuple[str, Path]]) -> int:
@@ -130,6 +149,68 @@ def count_items(files: list[tuple[str, Path]]) -> int:
         else:
             count += 1
     return count
+
+
+_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature ... name length, extra length
+_DIRECT = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+
+
+def _damaged() -> RejectedFileError:
+    return RejectedFileError("bad_zip", "The zip member is damaged.")
+
+
+def read_member_directly(item: UploadItem, cap: int) -> bytes:
+    """Read a stored or deflated zip member from its local header offset, in any process.
+
+    Raises:
+        RejectedFileError: a damaged or encrypted member, or one expanding beyond `cap`.
+    """
+    if item.flags & 0x1:
+        raise RejectedFileError("encrypted", "Encrypted zip members cannot be read.")
+    with item.source.open("rb") as handle:
+        handle.seek(item.offset)
+        header = handle.read(_LOCAL_HEADER.size)
+        if len(header) < _LOCAL_HEADER.size:
+            raise _damaged()
+        signature, name_length, extra_length = _LOCAL_HEADER.unpack(header)
+        if signature != b"PK\x03\x04":
+            raise _damaged()
+        handle.seek(name_length + extra_length, 1)
+        payload = handle.read(item.compress_size)
+    if len(payload) != item.compress_size:
+        raise _damaged()
+    if item.compress_type == zipfile.ZIP_STORED:
+        data = payload
+    else:
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        try:
+            data = inflater.decompress(payload, cap + 1)
+        except zlib.error as error:
+            raise _damaged() from error
+    if len(data) > cap:
+        raise RejectedFileError("zip_bomb", "The member expands beyond its declared size.")
+    if zlib.crc32(data) != item.crc:
+        raise _damaged()
+    return data
+
+
+@dataclass(frozen=True)
+class ItemRead:
+    """A picklable `read()` of one upload item, for pool processes (nothing stays open)."""
+
+    item: UploadItem
+    limits: ArchiveLimits
+
+    def __call__(self) -> bytes:
+        """Return the item's bytes (see ArchiveReader.read)."""
+        if self.item.member is not None and self.item.compress_type in _DIRECT:
+            cap = min(max(self.item.size, 0), self.limits.max_file_bytes)
+            return read_member_directly(self.item, cap)
+        reader = ArchiveReader(self.limits)
+        try:
+            return reader.read(self.item)
+        finally:
+            reader.close()
 
 
 class ArchiveReader:

@@ -7,12 +7,14 @@ instance rows. A file is stored fully or not at all; the rest of the batch goes 
 
 import hmac
 import logging
+import os
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
@@ -99,6 +101,23 @@ def storage_name(project_id: int, header: DicomHeader) -> str:
     )
 
 
+def _save(name: str, prepared: PreparedFile) -> str:
+    """Put a prepared file into the default storage; a spooled file on the same file system
+    is renamed into place rather than copied."""
+    if not prepared.spooled:
+        return default_storage.save(name, ContentFile(prepared.data))
+    if isinstance(default_storage, FileSystemStorage):
+        name = default_storage.get_available_name(name)
+        target = Path(default_storage.path(name))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(prepared.spooled, target)
+        if default_storage.file_permissions_mode is not None:
+            target.chmod(default_storage.file_permissions_mode)
+        return name
+    with open(prepared.spooled, "rb") as handle:
+        return default_storage.save(name, File(handle))
+
+
 class Ingestor:
     """Ingest files into one project; call `add` per file and `finish` once."""
 
@@ -149,6 +168,13 @@ class Ingestor:
         return outcome
 
     def _store(self, name: str, prepared: PreparedFile) -> FileOutcome:
+        try:
+            return self._store_prepared(name, prepared)
+        finally:
+            if prepared.spooled:  # moved into storage when accepted; otherwise not needed
+                Path(prepared.spooled).unlink(missing_ok=True)
+
+    def _store_prepared(self, name: str, prepared: PreparedFile) -> FileOutcome:
         if prepared.rejection is not None or prepared.header is None:
             code, message = prepared.rejection or ("processing_failed", "Not processed.")
             raise RejectedFileError(code, message)
@@ -177,8 +203,7 @@ class Ingestor:
                 "mixed_frame_of_reference",
                 "This image's frame of reference differs from its series'.",
             )
-        data = prepared.data
-        stored = default_storage.save(storage_name(self.project.pk, header), ContentFile(data))
+        stored = _save(storage_name(self.project.pk, header), prepared)
         self._pending_files.append(stored)
         self._pending_uids[header.sop_instance_uid] = digest
         self._pending.append(
@@ -190,7 +215,7 @@ class Ingestor:
                 transfer_syntax_uid=header.transfer_syntax_uid,
                 instance_number=header.instance_number,
                 file=stored,
-                file_size=len(data),
+                file_size=prepared.stored_size,
                 content_digest=digest,
                 is_image=header.is_image,
                 rows=header.rows,

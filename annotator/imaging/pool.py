@@ -1,12 +1,21 @@
 """Prepare files in worker processes when a batch is large (parsing, de-identifying and
-encoding are CPU-bound and hold the GIL); small batches and daemonic workers stay serial."""
+encoding are CPU-bound and hold the GIL); small batches and daemonic workers stay serial.
 
+With a spool folder, a pool process reads its file itself (a `Reader` names it, it does not
+carry it) and writes the prepared bytes to the spool, so a 512 KB slice crosses no pipe: only
+its header and digest come back. Measured on 2 cores, the pipes cost more than the second
+process gained.
+"""
+
+import dataclasses
 import logging
 import multiprocessing
 import signal
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
 
 from annotator.imaging.deid import DeidOptions
 from annotator.imaging.dicom import RejectedFileError
@@ -42,7 +51,14 @@ def _ignore_interrupts() -> None:
 
 
 def _ready() -> bool:
-    return True
+    """Prepare a tiny de-identified image once, so a process has imported and loaded all it
+    needs (pydicom's dictionaries and handlers, the profile tables) before real work."""
+    from annotator.imaging.warmup import tiny_dicom
+
+    prepared = prepare_file(
+        tiny_dicom(), secret=b"warm-up-secret-0123456789", options=DeidOptions()
+    )
+    return prepared.rejection is None
 
 
 def warm_pool(workers: int) -> None:
@@ -51,6 +67,7 @@ def warm_pool(workers: int) -> None:
     if pool is not None:
         for future in [pool.submit(_ready) for _ in range(workers)]:
             future.result()
+    _ready()  # the parent reads headers too (serial path, small batches)
 
 
 def _read(read: Callable[[], bytes]) -> bytes | PreparedFile:
@@ -60,6 +77,21 @@ def _read(read: Callable[[], bytes]) -> bytes | PreparedFile:
         return PreparedFile(rejection=(error.code, error.message))
 
 
+def _prepare_spooled(
+    read: Callable[[], bytes], *, secret: bytes, options: DeidOptions | None, spool: str
+) -> PreparedFile:
+    """Read, prepare and spool one file inside a pool process; return it without its bytes."""
+    raw = _read(read)
+    if isinstance(raw, PreparedFile):
+        return raw
+    prepared = prepare_file(raw, secret=secret, options=options)
+    if not prepared.data:
+        return prepared
+    path = Path(spool) / uuid.uuid4().hex
+    path.write_bytes(prepared.data)
+    return dataclasses.replace(prepared, data=b"", spooled=str(path), size=len(prepared.data))
+
+
 def prepare_many(
     sources: Iterable[Source],
     *,
@@ -67,12 +99,30 @@ def prepare_many(
     options: DeidOptions | None,
     workers: int,
     in_flight: int = 16,
+    spool: Path | None = None,
 ) -> Iterator[tuple[str, PreparedFile]]:
     """Yield (name, prepared) in input order, preparing up to `in_flight` files at once in
-    `workers` processes (memory stays bounded by `in_flight` files)."""
+    `workers` processes (memory stays bounded by `in_flight` files).
+
+    With `spool` (a folder on the storage's file system) and a pool, each `read` must be
+    picklable: the pool process reads the file and leaves the prepared bytes in the spool
+    (`PreparedFile.spooled`); the caller moves or deletes every spooled file.
+    """
     pool = _get_pool(workers)
     pending: deque[tuple[str, Future[PreparedFile] | PreparedFile]] = deque()
     for name, read in sources:
+        if pool is not None and spool is not None:
+            pending.append(
+                (
+                    name,
+                    pool.submit(
+                        _prepare_spooled, read, secret=secret, options=options, spool=str(spool)
+                    ),
+                )
+            )
+            while len(pending) >= in_flight:
+                yield _result(*pending.popleft())
+            continue
         raw = _read(read)
         if isinstance(raw, PreparedFile):
             pending.append((name, raw))

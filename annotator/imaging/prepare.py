@@ -32,6 +32,15 @@ class PreparedFile:
     original_patient_id: str = ""
     burned_in: bool = False
     rejection: tuple[str, str] | None = None  # (code, message)
+    # Set instead of `data` when a pool process wrote the bytes to a spool file itself, so the
+    # file never travels through a pipe (see pool.py); `size` is then its length.
+    spooled: str = ""
+    size: int = 0
+
+    @property
+    def stored_size(self) -> int:
+        """Return the length of the bytes to store, wherever they are."""
+        return self.size if self.spooled else len(self.data)
 
 
 def dataset_body(raw: bytes) -> bytes:

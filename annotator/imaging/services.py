@@ -19,6 +19,7 @@ from annotator.core.errors import DomainError, StaleVersionError
 from annotator.imaging.archive import (
     ArchiveLimits,
     ArchiveReader,
+    ItemRead,
     SkippedItem,
     count_items,
     walk_upload,
@@ -170,12 +171,17 @@ def ingest_staged_upload(job: Job) -> tuple[dict[str, Any], None]:
     default_modality = modalities[0] if len(modalities) == 1 else "OT"
     modality = str(job.params.get("modality") or default_modality)
 
+    parallel = total >= settings.IMAGING_PARALLEL_MIN_FILES
+
     def sources() -> Iterator[tuple[str, Callable[[], bytes]]]:
         for item in walk_upload(files, limits):
             if isinstance(item, SkippedItem):
                 skipped.append(item)
             elif not is_convertible(item.name):
-                yield item.name, functools.partial(reader.read, item)
+                yield (
+                    item.name,
+                    (ItemRead(item, limits) if parallel else functools.partial(reader.read, item)),
+                )
             else:  # a non-DICOM image: its converted slices go through the same path
                 try:
                     converted = convert_file(
@@ -196,12 +202,17 @@ def ingest_staged_upload(job: Job) -> tuple[dict[str, Any], None]:
                 for k, data in enumerate(converted):
                     yield f"{item.name}#{k}", functools.partial(bytes, data)
 
-    parallel = total >= settings.IMAGING_PARALLEL_MIN_FILES
     workers = settings.IMAGING_INGEST_PROCESSES if parallel else 1
+    spool = folder / "spool"
+    spool.mkdir(exist_ok=True)
     done = 0
     try:
         for name, prepared in prepare_many(
-            sources(), secret=ingestor.secret, options=ingestor.deid, workers=workers
+            sources(),
+            secret=ingestor.secret,
+            options=ingestor.deid,
+            workers=workers,
+            spool=spool,
         ):
             ingestor.add_prepared(name=name, prepared=prepared)
             done += 1

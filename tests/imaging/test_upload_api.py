@@ -195,3 +195,50 @@ def test_large_upload_uses_the_process_pool(
     assert job is not None
     assert (job.result["accepted"], job.result["rejected"]) == (4, 1)  # type: ignore[index]
     assert job.result["files"][0]["code"] == "not_dicom"  # type: ignore[index]
+
+
+def test_pool_reads_zip_members_itself_and_spools_what_it_prepares(
+    client_for: Client, project: Project, manager: User, settings: Any, mocker: Any
+) -> None:
+    import io
+    import zipfile
+    from pathlib import Path
+
+    settings.IMAGING_PARALLEL_MIN_FILES = 2
+    settings.IMAGING_INGEST_PROCESSES = 2
+    series = ct_files(slices=5)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for n, (name, data) in enumerate(series):
+            method = zipfile.ZIP_STORED if n % 2 else zipfile.ZIP_DEFLATED
+            archive.writestr(name, data, compress_type=method)
+        archive.writestr("again/same.dcm", series[0][1], compress_type=zipfile.ZIP_DEFLATED)
+        archive.writestr("broken.dcm", b"x" * 400)
+    raw = bytearray(buffer.getvalue())
+    with zipfile.ZipFile(io.BytesIO(bytes(raw))) as archive:
+        broken = archive.getinfo("broken.dcm")
+    start = broken.header_offset + 30 + len(broken.filename)
+    raw[start : start + 4] = b"yyyy"  # the stored bytes no longer match the member's CRC
+    mocker.patch("annotator.jobs.services.celery_app.send_task")
+    mocker.patch("annotator.imaging.services.celery_app.send_task")
+    client = client_for(manager)
+    url = f"/api/v1/projects/{project.pk}/uploads/?filename=study.zip"
+    response = client.post(url, bytes(raw), content_type="application/zip")
+    assert response.status_code == 202
+    ingest_upload_task(response.json()["id"])
+    job = Job.objects.get(pk=response.json()["id"])
+    result: Any = job.result
+    assert (result["accepted"], result["duplicates"], result["rejected"]) == (5, 1, 1)
+    codes = {f["name"].rsplit("/", 1)[-1]: f.get("code") for f in result["files"]}
+    assert codes["broken.dcm"] == "bad_zip"
+    stored = [Path(i.file.path) for i in Instance.objects.all()]
+    assert len(stored) == 5
+    assert all(p.exists() for p in stored)
+    staging = Path(settings.MEDIA_ROOT) / job.params["staging"]
+    assert not staging.exists()  # the zip and the spool are gone, duplicates included
+
+
+def test_warm_up_prepares_a_tiny_image() -> None:
+    from annotator.imaging.pool import _ready
+
+    assert _ready() is True
