@@ -227,7 +227,7 @@ class AnnotationSetViewSet(ProjectScopedViewSet[AnnotationSet]):
 
     def scoped_queryset(self, user: User) -> Any:
         return list_visible_sets(user=user, project=self.get_project()).prefetch_related(
-            "annotations"
+            "annotations__stack", "annotations__annotation_set"
         )
 
     def retrieve(self, request: Request, **_: Any) -> Response:

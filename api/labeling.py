@@ -39,7 +39,7 @@ from annotator.labeling.workflow import (
     set_exclusion,
     unassign,
 )
-from annotator.projects.access import Action, can
+from annotator.projects.access import Action, can, roles_allowed
 from annotator.projects.models import Project
 from api.accounts import UserRefSerializer
 from api.annotations import AnnotationSetSerializer
@@ -219,7 +219,7 @@ class TaskFilter(django_filters.FilterSet):
 
     status = django_filters.MultipleChoiceFilter(choices=TaskStatus.choices)
     mine = django_filters.BooleanFilter(method="filter_mine")
-    reader = django_filters.NumberFilter(field_name="assignments__reader")
+    reader = django_filters.NumberFilter(method="filter_reader")
     series = django_filters.NumberFilter(field_name="series")
     study = django_filters.NumberFilter(field_name="study")
     modality = django_filters.CharFilter(field_name="series__modality")
@@ -231,6 +231,19 @@ class TaskFilter(django_filters.FilterSet):
     class Meta:
         model = LabelingTask
         fields = ["status", "series", "study"]
+
+    def filter_reader(
+        self, queryset: QuerySet[LabelingTask], name: str, value: int
+    ) -> QuerySet[LabelingTask]:
+        """Tasks a given reader holds; readers may only ask about themselves (blinding)."""
+        user = request_user(self.request)
+        if value != user.pk and not user.is_superuser:
+            sees_all = queryset.filter(
+                project__memberships__user=user,
+                project__memberships__role__in=roles_allowed(Action.SEE_ALL_READERS),
+            )
+            return sees_all.filter(assignments__reader=value).distinct()
+        return queryset.filter(assignments__reader=value).distinct()
 
     def filter_mine(
         self, queryset: QuerySet[LabelingTask], name: str, value: bool
@@ -327,7 +340,9 @@ class TaskViewSet(
         sets = list_visible_sets(user=request_user(request), project=task.project).filter(task=task)
         return Response(
             AnnotationSetSerializer(
-                sets.prefetch_related("annotations"), many=True, context={"request": request}
+                sets.prefetch_related("annotations__stack", "annotations__annotation_set"),
+                many=True,
+                context={"request": request},
             ).data
         )
 

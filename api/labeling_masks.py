@@ -34,6 +34,7 @@ from django.urls import URLPattern, path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers
+from rest_framework.exceptions import NotFound
 from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -109,6 +110,22 @@ def _annotation(request: Request, project_pk: int, pk: int) -> Annotation:
         return get_annotation_for_user(user=user, project=project, annotation_id=pk)
     except Annotation.DoesNotExist as error:
         raise exceptions.NotFound from error
+
+
+def _as_of_revision(request: Request, annotation: Annotation) -> Annotation:
+    """Return the annotation as revision ?revision=n stored it (unsaved), or as it is now."""
+    raw = request.query_params.get("revision")
+    if raw is None:
+        return annotation
+    if not raw.isdigit():
+        raise InvalidAnnotationError("revision must be a revision number.", field="revision")
+    revision = annotation.revisions.filter(number=int(raw)).first()
+    if revision is None:
+        raise NotFound(f"Annotation {annotation.pk} has no revision {raw}.")
+    annotation.data = revision.data
+    annotation.mask_manifest = revision.mask_manifest
+    annotation.version = revision.number
+    return annotation
 
 
 def _etag(annotation: Annotation) -> str:
@@ -208,6 +225,9 @@ class AnnotationMaskView(APIView):
                 description="Only these segment numbers (repeat or comma-separate).",
             ),
             OpenApiParameter("k", str, description="Only slice k, or slices a-b (inclusive)."),
+            OpenApiParameter(
+                "revision", int, description="The mask as that revision stored it (history)."
+            ),
             OpenApiParameter("format", str, enum=["mask", "nifti"], description="Default mask."),
         ],
         responses={
@@ -217,8 +237,8 @@ class AnnotationMaskView(APIView):
         },
     )
     def get(self, request: Request, project_pk: int, pk: int) -> HttpResponseBase:
-        """Stream the stored chunks (no decoding), or export NIfTI."""
-        annotation = _annotation(request, project_pk, pk)
+        """Stream the stored chunks (no decoding), or export NIfTI; ?revision=n for an old one."""
+        annotation = _as_of_revision(request, _annotation(request, project_pk, pk))
         shape = mask_shape(annotation)
         etag = _etag(annotation)
         response: HttpResponseBase

@@ -14,6 +14,7 @@ from annotator.labeling.models import (
     AssignmentStatus,
     LabelingTask,
     SetKind,
+    TaskStatus,
 )
 from annotator.labeling.task_state import HANDED_IN, lock_task, refresh_task_status
 from annotator.projects.access import Action, require
@@ -41,8 +42,18 @@ def start_reference(
             task=locked, kind=SetKind.READER, assignment__status__in=HANDED_IN
         ).order_by("assignment__submitted_at", "pk")
     )
+    if locked.status in (TaskStatus.DONE, TaskStatus.SKIPPED):
+        raise WorkflowError(f"Task {locked.pk} is {locked.status}; reopen it first.")
     if from_set is not None and from_set.task_id != locked.pk:
         raise NotFoundError("No such reading in this task.", field="from_set")
+    if from_set is not None and not (
+        from_set.kind in (SetKind.MODEL, SetKind.IMPORT)
+        or (from_set.kind == SetKind.READER and from_set.pk in {r.pk for r in readings})
+    ):
+        raise WorkflowError(
+            "Start the reference from a handed-in reading (or the model's or an import's).",
+            field="from_set",
+        )
     if not readings and from_set is None:
         raise WorkflowError("No reading has been handed in yet.")
     reference = AnnotationSet.objects.create(
@@ -77,6 +88,13 @@ def finalize_reference(*, task: LabelingTask, actor: User) -> LabelingTask:
     reference = locked.annotation_sets.filter(kind=SetKind.REFERENCE).first()
     if reference is None:
         raise WorkflowError("Start a reference before finalizing it.")
+    statuses = list(locked.assignments.values_list("status", flat=True))
+    handed_in = [s for s in statuses if s in HANDED_IN]
+    if len(handed_in) < locked.readers_required or len(handed_in) < len(statuses):
+        raise WorkflowError(
+            f"{len(handed_in)} of {max(locked.readers_required, len(statuses))} readings are "
+            "handed in; finalize once every reader has submitted."
+        )
     reference.final = True
     reference.save(update_fields=["final", "updated_at"])
     now = timezone.now()

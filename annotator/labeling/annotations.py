@@ -12,10 +12,10 @@ from django.db.models import F
 
 from annotator.accounts.models import User
 from annotator.audit.services import record_event
-from annotator.core.errors import NotFoundError, StaleVersionError
+from annotator.core.errors import ConflictError, NotFoundError, StaleVersionError
 from annotator.imaging.models import Stack
 from annotator.imaging.volume import stack_geometry
-from annotator.labeling.errors import InvalidAnnotationError
+from annotator.labeling.errors import InvalidAnnotationError, NotAllowedError
 from annotator.labeling.models import (
     Annotation,
     AnnotationRevision,
@@ -27,6 +27,7 @@ from annotator.labeling.models import (
 )
 from annotator.labeling.reading import note_edit
 from annotator.labeling.shapes import measure, validate_attributes, validate_data
+from annotator.projects.access import Action, can
 from annotator.projects.models import LabelSchema
 from annotator.projects.schema import GEOMETRIC_KINDS, LabelKind, LabelScope
 from annotator.projects.selectors import get_current_label_schema
@@ -42,6 +43,12 @@ _FOREIGN_KEYS = [
     "created_by",
     "updated_by",
 ]
+# One answer per label, reading and target: a second one would count twice in a vote.
+SINGLE_ANSWER_KINDS = {
+    LabelKind.CLASSIFICATION_SINGLE,
+    LabelKind.CLASSIFICATION_MULTI,
+    LabelKind.ORDINAL,
+}
 REVISION_FIELDS = ("data", "attributes", "measurements", "mask_manifest", "deleted")
 
 
@@ -120,6 +127,12 @@ def audit_annotation(annotation: Annotation, *, actor: User | None, action: str)
     )
 
 
+class DuplicateAnswerError(ConflictError):
+    """The reading already answers this question; edit that answer instead (409)."""
+
+    code = "duplicate_answer"
+
+
 # --- where a finding sits -------------------------------------------------------------------------
 
 
@@ -129,66 +142,84 @@ def _labels(schema: LabelSchema) -> dict[str, dict[str, Any]]:
 
 def _placement(
     task: LabelingTask, label: dict[str, Any], stack: Stack | None, slice_index: int | None
-) -> tuple[str, Stack | None, int | None]:
-    """Return (scope, stack, k) for a new finding of `label` on `task`, checked."""
-    scope = label["scope"]
-    if label["kind"] not in GEOMETRIC_KINDS:
-        if scope == LabelScope.IMAGE and task.series_id is None:
+) -> tuple[str, Stack | None, int | None, int | None]:
+    """Return (scope, stack, k, series id) for a new finding of `label` on `task`, checked.
+
+    Study answers sit on no series; series answers on a series (a stack names it on a study
+    task); drawings on a stack, image-scope ones on slice k (an image task's own image only).
+    """
+    scope, geometric = label["scope"], label["kind"] in GEOMETRIC_KINDS
+    if scope == LabelScope.STUDY:
+        if stack is not None or slice_index is not None:
             raise InvalidAnnotationError(
-                "An image-level answer needs a series task.", field="label_key"
+                f"{label['key']} is a study-level answer: leave stack and slice out.",
+                field="stack",
             )
-        if scope == LabelScope.IMAGE:
-            stack, slice_index = _image_stack(task, stack, slice_index)
-            return scope, stack, slice_index
-        return scope, None, None
-    if task.series_id is None and stack is None:
-        raise InvalidAnnotationError(
-            "Say which stack (series) the finding is drawn on.", field="stack"
-        )
-    if stack is None:
-        stack = _main_stack(task)
-    elif stack.series.study_id != task.study_id or (
-        task.series_id is not None and stack.series_id != task.series_id
-    ):
-        raise NotFoundError("No such stack in this task.", field="stack")
-    if scope == LabelScope.IMAGE:
-        image_stack, k = _image_stack(task, stack, slice_index)
-        return scope, image_stack, k
-    if slice_index is not None:
-        raise InvalidAnnotationError(
-            f"{label['key']} is a 3D ({scope}) label: leave slice_index out.", field="slice_index"
-        )
-    return scope, stack, None
+        return scope, None, None, None
+    stack = _task_stack(task, stack)
+    if scope == LabelScope.SERIES:
+        if geometric and task.unit == TaskUnit.IMAGE:
+            raise InvalidAnnotationError(
+                f"{label['key']} is a 3D label; this task is one image.", field="label_key"
+            )
+        if slice_index is not None:
+            raise InvalidAnnotationError(
+                f"{label['key']} is a series-level ({'3D' if geometric else 'answer'}) label: "
+                "leave slice_index out.",
+                field="slice_index",
+            )
+        return scope, stack if geometric else None, None, stack.series_id
+    k = _slice(task, stack, slice_index)
+    return scope, stack, k, stack.series_id
 
 
-def _main_stack(task: LabelingTask) -> Stack:
-    stack = Stack.objects.filter(series_id=task.series_id or 0).order_by("index").first()
+def _main_stack(series_id: int) -> Stack:
+    stack = Stack.objects.filter(series_id=series_id).order_by("index").first()
     if stack is None:
         raise InvalidAnnotationError("The series has no images to draw on.", field="stack")
     return stack
 
 
-def _image_stack(
-    task: LabelingTask, stack: Stack | None, slice_index: int | None
-) -> tuple[Stack, int]:
+def _task_stack(task: LabelingTask, stack: Stack | None) -> Stack:
+    """Return the stack a finding is on: the one given (checked to be the task's) or the
+    task's own (its image's, or its series' main stack)."""
+    own = task.instance.stack if task.instance is not None else None
     if stack is None:
-        stack = _main_stack(task)
-    if task.unit == TaskUnit.IMAGE and task.instance_id is not None:
-        instance = task.instance
-        assert instance is not None  # noqa: S101 - instance_id is set
-        if slice_index is None and instance.stack_position is not None:
-            slice_index = instance.stack_position
-        stack = instance.stack or stack
+        if own is not None:
+            return own
+        if task.series_id is None:
+            raise InvalidAnnotationError(
+                "This task covers a whole study: say which stack (series) it is about.",
+                field="stack",
+            )
+        return _main_stack(task.series_id)
+    if (
+        stack.series.study_id != task.study_id
+        or (task.series_id is not None and stack.series_id != task.series_id)
+        or (own is not None and stack.pk != own.pk)
+    ):
+        raise NotFoundError("No such stack in this task.", field="stack")
+    return stack
+
+
+def _slice(task: LabelingTask, stack: Stack, slice_index: int | None) -> int:
+    pinned = task.instance.stack_position if task.instance is not None else None
+    if pinned is not None and task.instance is not None and task.instance.number_of_frames <= 1:
+        if slice_index is not None and slice_index != pinned:
+            raise InvalidAnnotationError(
+                f"This task is the image at slice {pinned}; draw on that slice.",
+                field="slice_index",
+            )
+        return pinned
     if slice_index is None:
         if stack.size[2] == 1:
-            slice_index = 0
-        else:
-            raise InvalidAnnotationError("Say which slice (k) it is on.", field="slice_index")
+            return 0
+        raise InvalidAnnotationError("Say which slice (k) it is on.", field="slice_index")
     if not 0 <= slice_index < stack.size[2]:
         raise InvalidAnnotationError(
             f"slice_index {slice_index} lies outside 0..{stack.size[2] - 1}.", field="slice_index"
         )
-    return stack, slice_index
+    return slice_index
 
 
 def _fill(
@@ -251,7 +282,20 @@ def create_annotation(
         raise InvalidAnnotationError(
             f"{label_key!r} is not a label of this project.", field="label_key"
         )
-    scope, where, k = _placement(task, label, stack, slice_index)
+    scope, where, k, series_id = _placement(task, label, stack, slice_index)
+    if label["kind"] in SINGLE_ANSWER_KINDS:
+        same = Annotation.objects.filter(
+            annotation_set=annotation_set, label_key=label_key, deleted=False, slice_index=k
+        )
+        same = (
+            same.filter(series__isnull=True) if series_id is None else same.filter(series=series_id)
+        )
+        answered = same.first()
+        if answered is not None:
+            raise DuplicateAnswerError(
+                f"{label_key} is answered already here (annotation {answered.pk}); edit it.",
+                current=answered,
+            )
     annotation = Annotation(
         project_id=task.project_id,
         annotation_set=annotation_set,
@@ -259,7 +303,7 @@ def create_annotation(
         kind=label["kind"],
         scope=scope,
         study_id=task.study_id,
-        series_id=where.series_id if where is not None else task.series_id,
+        series_id=series_id,
         stack=where,
         slice_index=k,
         schema_version=schema.version,
@@ -399,6 +443,11 @@ def add_comment(
     *, task: LabelingTask, actor: User, text: str, annotation: Annotation | None = None
 ) -> Comment:
     """Leave a free-text comment on a task or on one of its findings."""
+    if not (
+        can(user=actor, project=task.project, action=Action.ANNOTATE)
+        or can(user=actor, project=task.project, action=Action.REVIEW)
+    ):
+        raise NotAllowedError("Your role in this project does not allow comments.")
     text = text.strip()
     if not text:
         raise InvalidAnnotationError("A comment needs text.", field="text")

@@ -1,6 +1,7 @@
 """Errors the labeling services raise (api/exceptions.py maps them to statuses)."""
 
 from annotator.core.errors import ConflictError, DomainError
+from annotator.projects.access import PermissionDeniedError
 
 
 class InvalidAnnotationError(DomainError):
@@ -15,10 +16,8 @@ class WorkflowError(ConflictError):
     code = "workflow_conflict"
 
 
-class NotAllowedError(DomainError):
-    """The caller may see the object but may not change it in this way."""
-
-    code = "permission_denied"
+class NotAllowedError(PermissionDeniedError):
+    """The caller may see the object but may not change it in this way (403)."""
 
 
 class ImportRejectedError(DomainError):

@@ -6,6 +6,8 @@ integer indices; a pixel whose centre lies inside or on the outline is in), and 
 of one ROI on one slice combine by XOR, so an inner contour cuts a hole.
 """
 
+from typing import Any
+
 import numpy as np
 from PIL import Image, ImageDraw
 from pydicom.dataset import Dataset
@@ -21,6 +23,16 @@ PLANE_TOLERANCE_MM = 0.1
 EDGE = 0.5
 
 
+def _roi_number(item: Any, keyword: str) -> int:
+    value = item.get(keyword)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ImportRejectedError(
+            f"The RT Structure Set has an ROI without a valid {keyword}."
+        ) from None
+
+
 def read_rtstruct(dataset: Dataset, geometry: StackGeometry) -> list[tuple[int, str, np.ndarray]]:
     """Return (ROI number, ROI name, bool volume [k, j, i]) of each ROI with closed contours.
 
@@ -31,13 +43,13 @@ def read_rtstruct(dataset: Dataset, geometry: StackGeometry) -> list[tuple[int, 
             slice planes or outside the image (the reason names the ROI).
     """
     names = {
-        int(item.ROINumber): str(item.get("ROIName") or f"ROI {item.ROINumber}")
+        _roi_number(item, "ROINumber"): str(item.get("ROIName") or f"ROI {item.ROINumber}")
         for item in dataset.get("StructureSetROISequence") or []
     }
     columns, rows, slices = geometry.size
     found: dict[int, np.ndarray] = {}
     for roi in dataset.get("ROIContourSequence") or []:
-        number = int(roi.ReferencedROINumber)
+        number = _roi_number(roi, "ReferencedROINumber")
         name = names.get(number, f"ROI {number}")
         planes: dict[int, np.ndarray] = {}
         for contour in roi.get("ContourSequence") or []:

@@ -8,6 +8,8 @@ and every other finding is pooled so the adjudicator can keep, edit or delete ea
 from collections import Counter, defaultdict
 from typing import Any
 
+import numpy as np
+
 from annotator.accounts.models import User
 from annotator.labeling.annotations import commit_annotation_change, create_annotation
 from annotator.labeling.models import Annotation, AnnotationSet, Source
@@ -28,7 +30,7 @@ def merge_readings(
             )
     made: list[Annotation] = []
     masks: dict[int | None, list[Annotation]] = defaultdict(list)
-    for (_, _, _), members in groups.items():
+    for members in groups.values():
         kind = members[0].kind
         if kind in SINGLE_ANSWER or kind == LabelKind.CLASSIFICATION_MULTI:
             made.append(_vote(members, target, actor, len(readings)))
@@ -37,7 +39,7 @@ def merge_readings(
         elif kind != LabelKind.FREE_TEXT:
             made.extend(_pool(members, target, actor))
     for members in masks.values():
-        made.append(_merge_masks(members, target, actor))
+        made.append(_merge_masks(members, target, actor, len(readings)))
     return made
 
 
@@ -94,10 +96,26 @@ def _pool(members: list[Annotation], target: AnnotationSet, actor: User) -> list
     return copies
 
 
-def _merge_masks(members: list[Annotation], target: AnnotationSet, actor: User) -> Annotation:
-    from annotator.labeling.masks import merge_masks, write_segments
+def _merge_masks(
+    members: list[Annotation], target: AnnotationSet, actor: User, readers: int
+) -> Annotation:
+    """Keep, per mask label, the voxels more than half of the readings marked (a reading with
+    several annotations or segments of one label votes once)."""
+    from annotator.labeling.mask_reads import read_annotation_segments, segment_labels
+    from annotator.labeling.masks import write_segments
 
-    volumes = merge_masks(members)
+    per_reading: dict[int, dict[str, np.ndarray]] = defaultdict(dict)
+    for annotation in members:
+        names = segment_labels(annotation)
+        for number, volume in read_annotation_segments(annotation).items():
+            marks = per_reading[annotation.annotation_set_id]
+            label = names[number]
+            marks[label] = volume if label not in marks else marks[label] | volume
+    votes: dict[str, np.ndarray] = {}
+    for marks in per_reading.values():
+        for label, volume in marks.items():
+            votes[label] = votes.get(label, 0) + volume.astype(np.uint16)
+    volumes = {label: count * 2 > readers for label, count in votes.items()}
     labels = sorted(volumes)
     segments: list[dict[str, Any]] = [
         {"number": n, "label": label, "attributes": {}} for n, label in enumerate(labels, start=1)
@@ -115,5 +133,5 @@ def _merge_masks(members: list[Annotation], target: AnnotationSet, actor: User) 
         expected_version=annotation.version,
         segments={n: volumes[label] for n, label in enumerate(labels, start=1)},
         source=Source.HUMAN,
-        note=f"voxel majority of {len(members)} readings",
+        note=f"voxel majority of {readers} readings",
     )

@@ -57,6 +57,7 @@ class SetKind(models.TextChoices):
     REFERENCE = "reference", "Reference (adjudicated)"
     MODEL = "model", "Model pre-annotation"
     IMPORT = "import", "Imported"
+    RETIRED = "retired", "Former reader's drafts (after reassignment)"
 
 
 class Source(models.TextChoices):
@@ -315,6 +316,14 @@ class Comment(models.Model):
     annotation = models.ForeignKey(
         Annotation, null=True, blank=True, on_delete=models.CASCADE, related_name="comments"
     )
+    assignment = models.ForeignKey(
+        Assignment,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="comments",
+        help_text="The reading a review comment is about (shown to that reader only).",
+    )
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -330,7 +339,8 @@ class Comment(models.Model):
 
 
 class LesionTrack(models.Model):
-    """One lesion of one pseudonymous patient followed across studies (RECIST target)."""
+    """One lesion of one pseudonymous patient followed across studies (RECIST target), as one
+    reader tracks it (readers do not see each other's tracks; reviewers see all)."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="lesion_tracks")
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="lesion_tracks")

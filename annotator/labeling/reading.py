@@ -14,6 +14,7 @@ from annotator.labeling.models import (
     Assignment,
     AssignmentStatus,
     Comment,
+    LabelingTask,
     SetKind,
 )
 from annotator.labeling.task_state import OPEN_ASSIGNMENT, refresh_task_status
@@ -24,6 +25,8 @@ IDLE_AFTER = timedelta(seconds=120)
 
 
 def _lock_assignment(assignment: Assignment, expected_version: int | None) -> Assignment:
+    # Always the task first, then the assignment: every writer takes them in this order.
+    LabelingTask.objects.select_for_update().filter(pk=assignment.task_id).exists()
     locked = Assignment.objects.select_for_update().select_related("task").get(pk=assignment.pk)
     if expected_version is not None and locked.version != expected_version:
         raise StaleVersionError(
@@ -97,6 +100,10 @@ def note_edit(*, annotation_set: AnnotationSet, actor: User) -> None:
     elif annotation_set.kind == SetKind.REFERENCE:
         if not can(user=actor, project=task.project, action=Action.REVIEW):
             raise NotAllowedError("Only reviewers and managers edit the reference.")
+        if annotation_set.final:
+            raise WorkflowError("The reference is final; the task is closed.")
+    elif annotation_set.kind == SetKind.RETIRED:
+        raise WorkflowError("These are a former reader's drafts; they are kept as they are.")
     elif not can(user=actor, project=task.project, action=Action.IMPORT_DATA):
         raise NotAllowedError("Model and imported annotations are edited by managers only.")
 
@@ -179,6 +186,7 @@ def review_assignment(
         Comment.objects.create(
             project=locked.task.project,
             task=locked.task,
+            assignment=locked,
             author=actor,
             text=comment.strip(),
             kind="rejection" if decision == "reject" else "review",

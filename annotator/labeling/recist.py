@@ -144,12 +144,15 @@ def classify(
     values: Mapping[int, float],
     baseline_mm: float,
     nadir_mm: float,
+    after_complete_response: bool = False,
 ) -> Response:
     """Return the response of a complete follow-up (every target counted) against baseline and
-    nadir sums."""
+    nadir sums. A target that reappears after a complete response is progression."""
     total = sum(values[lesion.track_id] for lesion in targets)
     if _complete_response(targets, values):
         return Response.CR
+    if after_complete_response:
+        return Response.PD
     growth = total - nadir_mm
     if _reached(growth, PD_ABSOLUTE_MM) and _reached(growth, PD_INCREASE * nadir_mm):
         return Response.PD
@@ -244,6 +247,7 @@ def evaluate(*, time_points: Sequence[TimePoint], lesions: Sequence[Lesion]) -> 
     results: list[TimePointResult] = []
     baseline_mm: float | None = None
     nadir_mm: float | None = None
+    had_complete_response = False
     for index, point in enumerate(ordered):
         rows, counted, missing = _measure(point, lesions, warnings)
         total = sum(counted.values()) if targets and not missing else None
@@ -277,9 +281,14 @@ def evaluate(*, time_points: Sequence[TimePoint], lesions: Sequence[Lesion]) -> 
                 Response.NE
                 if total is None or baseline_mm is None or nadir_mm is None
                 else classify(
-                    targets=targets, values=counted, baseline_mm=baseline_mm, nadir_mm=nadir_mm
+                    targets=targets,
+                    values=counted,
+                    baseline_mm=baseline_mm,
+                    nadir_mm=nadir_mm,
+                    after_complete_response=had_complete_response,
                 )
             )
+            had_complete_response = had_complete_response or response == Response.CR
         from_baseline_mm, from_baseline_pct = _change(total, baseline_mm)
         from_nadir_mm, from_nadir_pct = _change(total, nadir_mm)
         results.append(

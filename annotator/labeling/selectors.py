@@ -17,6 +17,7 @@ from annotator.labeling.models import (
     AnnotationRevision,
     AnnotationSet,
     Assignment,
+    AssignmentStatus,
     Comment,
     LabelingTask,
     LesionMeasurement,
@@ -40,22 +41,47 @@ def list_tasks_for_user(*, user: User, project: Project) -> QuerySet[LabelingTas
     return (
         LabelingTask.objects.filter(project=project, project__in=visible)
         .select_related("study", "series", "instance")
-        .prefetch_related("assignments__reader")
+        .prefetch_related("assignments__reader", "assignments__annotation_set")
     )
+
+
+def _reading_blind_tasks(user: User, project: Project) -> QuerySet[LabelingTask]:
+    """Tasks on which the user holds a reading not yet handed in: blind there, whatever role."""
+    return LabelingTask.objects.filter(
+        project=project,
+        assignments__reader=user,
+        assignments__status__in=[
+            AssignmentStatus.ASSIGNED,
+            AssignmentStatus.IN_PROGRESS,
+            AssignmentStatus.RETURNED,
+        ],
+    )
+
+
+def _sees_all(user: User, project: Project) -> bool:
+    return can(user=user, project=project, action=Action.SEE_ALL_READERS)
 
 
 def list_visible_sets(*, user: User, project: Project) -> QuerySet[AnnotationSet]:
-    """Return the annotation sets of the project the user may see (blinding applied)."""
+    """Return the annotation sets of the project the user may see (blinding applied).
+
+    Reviewers and managers see every set, except on a task where they hold an open reading
+    themselves; readers see their own reading and the task's model or imported starting
+    points until the task is done, then every set but a former reader's drafts.
+    """
     base = AnnotationSet.objects.filter(task__project=project).select_related(
         "task", "assignment__reader"
     )
-    if project.pk in set(_all_readers_projects(user).values_list("pk", flat=True)):
-        return base
     if not projects_where(user=user, action=Action.VIEW_PROJECT).filter(pk=project.pk).exists():
         return base.none()
+    own_or_start = Q(assignment__reader=user) | Q(kind__in=[SetKind.MODEL, SetKind.IMPORT])
+    if _sees_all(user, project):
+        return base.exclude(
+            Q(task__in=_reading_blind_tasks(user, project).values("pk")) & ~own_or_start
+        )
     return base.filter(
         Q(assignment__reader=user)
-        | Q(task__status=TaskStatus.DONE)
+        | (Q(task__status=TaskStatus.DONE) & ~Q(kind=SetKind.RETIRED))
         | (Q(kind__in=[SetKind.MODEL, SetKind.IMPORT]) & Q(task__assignments__reader=user))
     ).distinct()
 
@@ -95,13 +121,18 @@ def list_assignments_for_user(*, user: User, project: Project) -> QuerySet[Assig
 
 
 def list_comments_for_user(*, user: User, task: LabelingTask) -> QuerySet[Comment]:
-    """Return a task's comments; readers see the task's general comments and those on their
-    own findings (blinding), reviewers and managers see all."""
+    """Return a task's comments the user may see: all for reviewers and managers (unless they
+    read the task blind themselves) and once the task is done; otherwise a reader's own
+    comments, those on their findings and the review of their reading."""
     base = Comment.objects.filter(task=task).select_related("author")
-    if task.project_id in set(_all_readers_projects(user).values_list("pk", flat=True)):
+    project = task.project
+    blind = _reading_blind_tasks(user, project).filter(pk=task.pk).exists()
+    if (_sees_all(user, project) and not blind) or task.status == TaskStatus.DONE:
         return base
     return base.filter(
-        Q(annotation__isnull=True) | Q(annotation__annotation_set__assignment__reader=user)
+        Q(author=user)
+        | Q(annotation__annotation_set__assignment__reader=user)
+        | Q(assignment__reader=user)
     )
 
 
@@ -152,6 +183,8 @@ def list_tracks_for_user(
     query = LesionTrack.objects.filter(
         project=project, project__in=projects_where(user=user, action=Action.VIEW_PROJECT)
     )
+    if not _sees_all(user, project):
+        query = query.filter(created_by=user)  # a reader's tracks are their own
     if patient_id is not None:
         query = query.filter(patient_id=patient_id)
     return query.select_related("patient", "created_by").prefetch_related(

@@ -110,13 +110,15 @@ def validate_data(
     values = {o["value"] for o in label.get("options") or []}
     if kind in (LabelKind.CLASSIFICATION_SINGLE, LabelKind.ORDINAL):
         _only(data, {"value"})
-        if data["value"] not in values:
+        if not isinstance(data["value"], str) or data["value"] not in values:
             raise _fail("data.value", f"Not an option of {label['key']}: {sorted(values)}.")
         return {"value": data["value"]}
     if kind == LabelKind.CLASSIFICATION_MULTI:
         _only(data, {"values"})
         chosen = data["values"]
-        if not isinstance(chosen, list) or any(v not in values for v in chosen):
+        if not isinstance(chosen, list) or any(
+            not isinstance(v, str) or v not in values for v in chosen
+        ):
             raise _fail("data.values", f"Each value must be one of {sorted(values)}.")
         if len(set(chosen)) != len(chosen):
             raise _fail("data.values", "Each value at most once.")
@@ -157,6 +159,9 @@ def validate_data(
         short_axis = _points(
             data["short_axis"], "data.short_axis", at_least=2, exactly=2, size=plane
         )
+        for name, axis in (("long_axis", long_axis), ("short_axis", short_axis)):
+            if axis[0] == axis[1]:
+                raise _fail(f"data.{name}", "The two end points must differ.")
         return {"long_axis": long_axis, "short_axis": short_axis}
     raise _fail("kind", f"Unknown label kind {kind}.")  # pragma: no cover - schema guards kinds
 
@@ -181,7 +186,8 @@ def _segments(data: dict[str, Any], labels_by_key: dict[str, dict[str, Any]]) ->
         if number in seen:
             raise _fail(f"{path}.number", "Segment numbers must be unique.")
         seen.add(number)
-        label = labels_by_key.get(segment.get("label", ""))
+        key = segment.get("label", "")
+        label = labels_by_key.get(key) if isinstance(key, str) else None
         if label is None or label["kind"] != LabelKind.MASK:
             masks = sorted(k for k, v in labels_by_key.items() if v["kind"] == LabelKind.MASK)
             raise _fail(f"{path}.label", f"Must be the key of a mask label: {masks}.")
@@ -218,11 +224,13 @@ def _attribute(spec: dict[str, Any], value: Any, where: str) -> Any:
     kind = spec["type"]
     options = {o["value"] for o in spec.get("options") or []}
     if kind == AttributeType.ENUM:
-        if value not in options:
+        if not isinstance(value, str) or value not in options:
             raise _fail(where, f"Must be one of {sorted(options)}.")
         return value
     if kind == AttributeType.MULTI_ENUM:
-        if not isinstance(value, list) or any(v not in options for v in value):
+        if not isinstance(value, list) or any(
+            not isinstance(v, str) or v not in options for v in value
+        ):
             raise _fail(where, f"Must be a list of {sorted(options)}.")
         return list(dict.fromkeys(value))
     if kind == AttributeType.BOOLEAN:

@@ -20,9 +20,10 @@ from annotator.labeling.errors import (
     DuplicateTrackError,
     InvalidMeasurementError,
     InvalidTrackError,
+    NotAllowedError,
 )
 from annotator.labeling.models import Annotation, LesionMeasurement, LesionTrack
-from annotator.projects.access import Action, require
+from annotator.projects.access import Action, can, require
 from annotator.projects.models import Project
 
 TRACK_FIELDS = ["name", "nodal", "target"]
@@ -50,13 +51,15 @@ def _clean_name(name: str) -> str:
     return cleaned
 
 
-def _require_unique_name(patient_id: int, name: str, exclude: int | None = None) -> None:
-    clash = LesionTrack.objects.filter(patient_id=patient_id, name=name)
+def _require_unique_name(
+    patient_id: int, owner_id: int | None, name: str, exclude: int | None = None
+) -> None:
+    clash = LesionTrack.objects.filter(patient_id=patient_id, created_by_id=owner_id, name=name)
     if exclude is not None:
         clash = clash.exclude(pk=exclude)
     if clash.exists():
         raise DuplicateTrackError(
-            f"This patient already has a lesion named {name!r}.", field="name"
+            f"You already track a lesion of this patient named {name!r}.", field="name"
         )
 
 
@@ -91,7 +94,7 @@ def create_track(
     if patient.project_id != project.pk:
         raise NotFoundError("No such patient.", field="patient")
     cleaned = _clean_name(name)
-    _require_unique_name(patient.pk, cleaned)
+    _require_unique_name(patient.pk, actor.pk, cleaned)
     track = LesionTrack(
         project=project,
         patient=patient,
@@ -109,6 +112,14 @@ def create_track(
         changes={k: [None, v] for k, v in snapshot(track, TRACK_FIELDS).items()},
     )
     return track
+
+
+def _require_owner(track: LesionTrack, actor: User) -> None:
+    """Tracks are a reader's own (blinding): others may change them only as reviewers."""
+    if track.created_by_id != actor.pk and not can(
+        user=actor, project=track.project, action=Action.REVIEW
+    ):
+        raise NotAllowedError("Only the reader who made this track (or a reviewer) may change it.")
 
 
 def _lock_track(track: LesionTrack, expected_version: int | None) -> LesionTrack:
@@ -140,10 +151,13 @@ def update_track(
     """
     require(user=actor, project=track.project, action=Action.ANNOTATE)
     locked = _lock_track(track, expected_version)
+    _require_owner(locked, actor)
     before = snapshot(locked, TRACK_FIELDS)
     if name is not None:
         locked.name = _clean_name(name)
-        _require_unique_name(locked.patient_id, locked.name, exclude=locked.pk)
+        _require_unique_name(
+            locked.patient_id, locked.created_by_id, locked.name, exclude=locked.pk
+        )
     if nodal is not None:
         locked.nodal = nodal
     if target is not None:
@@ -172,6 +186,7 @@ def delete_track(*, track: LesionTrack, actor: User, expected_version: int | Non
     """
     require(user=actor, project=track.project, action=Action.ANNOTATE)
     locked = _lock_track(track, expected_version)
+    _require_owner(locked, actor)
     record_event(
         actor=actor,
         action="lesion_track.delete",
@@ -270,6 +285,7 @@ def add_measurement(*, track: LesionTrack, annotation: Annotation, actor: User) 
     """
     require(user=actor, project=track.project, action=Action.ANNOTATE)
     locked = _lock_track(track, None)
+    _require_owner(locked, actor)
     if annotation.project_id != locked.project_id:
         raise NotFoundError("No such annotation.", field="annotation")
     if annotation.deleted:
@@ -317,6 +333,7 @@ def add_manual_measurement(
     """
     require(user=actor, project=track.project, action=Action.ANNOTATE)
     locked = _lock_track(track, None)
+    _require_owner(locked, actor)
     _check_study(locked, study, "study")
     long_axis = _diameter(long_axis_mm, "long axis", "long_axis_mm")
     short_axis = (
@@ -338,6 +355,7 @@ def remove_measurement(*, measurement: LesionMeasurement, actor: User) -> None:
     """Delete one time point's measurement of a track."""
     track = _lock_track(measurement.track, None)
     require(user=actor, project=track.project, action=Action.ANNOTATE)
+    _require_owner(track, actor)
     record_event(
         actor=actor,
         action="lesion_measurement.remove",

@@ -7,7 +7,7 @@ A reader's work, review and task state live in reading.py, task_state.py and adj
 import logging
 from collections.abc import Iterable
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
@@ -190,16 +190,7 @@ def _assign(task: LabelingTask, reader: User, *, actor: User | None, method: str
     assignment = Assignment(task=task, reader=reader, assigned_by=actor, method=method)
     assignment.full_clean(validate_constraints=False)
     assignment.save()
-    reading = AnnotationSet.objects.create(
-        task=task, kind=SetKind.READER, assignment=assignment, created_by=reader
-    )
-    model_set = task.annotation_sets.filter(kind=SetKind.MODEL).order_by("-pk").first()
-    if model_set is not None:  # readers start from the model's pre-annotation
-        from annotator.labeling.annotations import copy_annotations
-
-        copy_annotations(source=model_set, target=reading, actor=None)
-        reading.based_on = model_set
-        reading.save(update_fields=["based_on", "updated_at"])
+    _open_reading(assignment)
     record_event(
         actor=actor or reader,
         action=f"assignment.{method}",
@@ -208,6 +199,22 @@ def _assign(task: LabelingTask, reader: User, *, actor: User | None, method: str
         changes={"reader": [None, reader.pk]},
     )
     return assignment
+
+
+def _open_reading(assignment: Assignment) -> AnnotationSet:
+    """Create the reader's set, starting from the task's model pre-annotation if there is one."""
+    task = assignment.task
+    reading = AnnotationSet.objects.create(
+        task=task, kind=SetKind.READER, assignment=assignment, created_by=assignment.reader
+    )
+    model_set = task.annotation_sets.filter(kind=SetKind.MODEL).order_by("-pk").first()
+    if model_set is not None:
+        from annotator.labeling.annotations import copy_annotations
+
+        copy_annotations(source=model_set, target=reading, actor=None)
+        reading.based_on = model_set
+        reading.save(update_fields=["based_on", "updated_at"])
+    return reading
 
 
 def _require_reader(task: LabelingTask, reader: User) -> None:
@@ -255,15 +262,17 @@ def reassign(*, assignment: Assignment, actor: User, reader: User) -> Assignment
     if task.assignments.filter(reader=reader).exists():
         raise WorkflowError("That reader already has this task.", field="reader")
     previous = locked.reader_id
-    annotation_set = locked.annotation_set
+    # The first reader's drafts stay for reviewers and managers, never for the next reader.
+    AnnotationSet.objects.filter(assignment=locked).update(kind=SetKind.RETIRED, assignment=None)
     locked.reader = reader
     locked.assigned_by = actor
     locked.method = "manual"
     locked.status = AssignmentStatus.ASSIGNED
+    locked.active_seconds = 0
+    locked.started_at = locked.last_activity_at = None
     locked.version += 1
     locked.save()
-    annotation_set.created_by = reader
-    annotation_set.save(update_fields=["created_by", "updated_at"])
+    _open_reading(locked)
     record_event(
         actor=actor,
         action="assignment.reassign",
@@ -290,6 +299,7 @@ def unassign(*, assignment: Assignment, actor: User) -> None:
         project=task.project,
         changes={"reader": [locked.reader_id, None]},
     )
+    AnnotationSet.objects.filter(assignment=locked).update(kind=SetKind.RETIRED, assignment=None)
     locked.delete()
     refresh_task_status(task)
 
@@ -330,7 +340,7 @@ def _mine_open(project: Project, reader: User) -> Assignment | None:
         )
         .select_related("task")
         .order_by(
-            # returned work first, then what is started, then by task priority and age
+            # by task priority, then age
             "-task__priority",
             "task__created_at",
             "task__pk",
@@ -360,9 +370,12 @@ def claim_next_task(*, project: Project, reader: User) -> Assignment | None:
     mine = _mine_open(project, reader)
     if mine is not None:
         return mine
-    for _ in range(5):  # another reader may take the last slot between our read and our lock
-        with transaction.atomic():
-            candidates = (
+    if ReaderExclusion.objects.filter(project=project, user=reader, task__isnull=True).exists():
+        return None
+    with transaction.atomic():
+        for _ in range(50):
+            # Each pass is a new statement, so it sees slots other readers filled meanwhile.
+            task = (
                 LabelingTask.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(project=project, status__in=[TaskStatus.NEW, TaskStatus.IN_PROGRESS])
                 .exclude(assignments__reader=reader)
@@ -374,17 +387,16 @@ def claim_next_task(*, project: Project, reader: User) -> Assignment | None:
                 .annotate(taken=Coalesce(_taken_slots(), 0))
                 .filter(taken__lt=F("readers_required"))
                 .order_by("-priority", "created_at", "pk")
+                .first()
             )
-            if ReaderExclusion.objects.filter(
-                project=project, user=reader, task__isnull=True
-            ).exists():
-                return None
-            task = candidates.first()
             if task is None:
                 return None
-            try:
-                with transaction.atomic():
-                    return _assign(task, reader, actor=reader, method="claim")
-            except IntegrityError:
-                logger.info("Slot on task %s taken meanwhile; trying the next", task.pk)
+            # Locked now: count again, because a reader who held the lock a moment ago may have
+            # filled the slot after this statement's snapshot was taken.
+            if (
+                task.assignments.count() >= task.readers_required
+                or task.assignments.filter(reader=reader).exists()
+            ):
+                continue
+            return _assign(task, reader, actor=reader, method="claim")
     return None

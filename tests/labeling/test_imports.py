@@ -648,3 +648,18 @@ def test_import_labels_refuses_files_over_the_limit(
 
     with pytest.raises(ImportRejectedError, match="larger than 1 MiB"):
         import_labels(task=task, actor=manager, name="x", data=b"\0" * ((1 << 20) + 1))
+
+
+@pytest.mark.parametrize("keyword", ["ReferencedROINumber", "ROINumber"])
+def test_read_rtstruct_rejects_an_roi_without_its_number(
+    geometry: StackGeometry, keyword: str
+) -> None:
+    rtstruct = make_rtstruct({1: ("GTV", [contour(geometry, square(4, 9), 2)])})
+    items = (
+        rtstruct.ROIContourSequence
+        if keyword == "ReferencedROINumber"
+        else (rtstruct.StructureSetROISequence)
+    )
+    del items[0][keyword]
+    with pytest.raises(ImportRejectedError, match=f"without a valid {keyword}"):
+        read_rtstruct(rtstruct, geometry)

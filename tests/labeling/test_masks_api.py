@@ -432,3 +432,14 @@ def test_mask_nifti_of_another_grid_or_unknown_values_is_refused(
     )
     assert patch.status_code == 400
     assert Annotation.objects.get(pk=drawn.pk).version == 2
+
+
+def test_mask_get_of_an_earlier_revision(client: APIClient, drawn: Annotation) -> None:
+    body = encode_message((8, 32, 32), [WireChunk(1, 2, b"")])
+    assert _patch(client, drawn, body, version=2).status_code == 200
+    now = decode_message(_body(client.get(_url(drawn))))
+    before = decode_message(_body(client.get(_url(drawn) + "?revision=2")))
+    assert {(c.segment, c.k) for c in now.chunks} == {(1, 3), (2, 5)}
+    assert {(c.segment, c.k) for c in before.chunks} == {(1, 2), (1, 3), (2, 5)}
+    assert client.get(_url(drawn) + "?revision=9").status_code == 404
+    assert client.get(_url(drawn) + "?revision=x").status_code == 400

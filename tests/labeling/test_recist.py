@@ -135,8 +135,18 @@ def test_evaluate_remaining_lesion_is_not_complete_response() -> None:
 
 
 def test_evaluate_regrowth_from_zero_nadir_needs_5_mm() -> None:
-    assert responses(lesion(1, 10.0, 0.0, 5.0)) == [None, Response.CR, Response.PD]
-    assert responses(lesion(1, 10.0, 0.0, 4.9)) == [None, Response.CR, Response.PR]
+    # nadir 0 without a complete response before (a node still >= 10 mm): the 5 mm rule holds
+    node = (20.0, 12.0)
+    assert responses(lesion(1, 10.0, 0.0, 5.0), lesion(2, node, node, node, nodal=True)) == [
+        None,
+        Response.PR,
+        Response.PD,
+    ]
+    assert responses(lesion(1, 10.0, 0.0, 4.9), lesion(2, node, node, node, nodal=True)) == [
+        None,
+        Response.PR,
+        Response.SD,  # 22 -> 12 -> 16.9 mm: +4.9 mm over the nadir is not yet progression
+    ]
 
 
 def test_evaluate_missing_target_is_not_evaluable() -> None:
@@ -234,3 +244,8 @@ def test_evaluate_counts_a_repeated_study_once() -> None:
         lesions=[lesion(1, 40.0, 20.0)],
     )
     assert [p.study_id for p in result.time_points] == [1, 2]
+
+
+def test_evaluate_a_lesion_reappearing_after_complete_response_is_progression() -> None:
+    assert responses(lesion(1, 20.0, 0.0, 4.0)) == [None, Response.CR, Response.PD]
+    assert responses(lesion(1, 20.0, 0.0, 0.0)) == [None, Response.CR, Response.CR]

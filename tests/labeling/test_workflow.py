@@ -253,6 +253,8 @@ def test_multi_reader_blinding_adjudication_by_merge(
 def test_reference_copied_from_one_reading(
     labeled_project: Project, task: LabelingTask, manager: User, reviewer: User, reader: User
 ) -> None:
+    labeled_project.review_required = True
+    labeled_project.save()
     slot = assign_reader(task=task, actor=manager, reader=reader)
     create_annotation(
         annotation_set=slot.annotation_set, actor=reader, label_key="quality", data={"value": "1"}
@@ -343,6 +345,8 @@ def test_merge_of_masks_keeps_the_voxels_most_readers_marked(
     from annotator.labeling.mask_reads import read_annotation_segments
     from annotator.labeling.masks import write_segments
 
+    labeled_project.review_required = True
+    labeled_project.save()
     update_task(task=task, actor=manager, expected_version=task.version, readers_required=3)
     readers = [member_of(Role.ANNOTATOR) for _ in range(3)]
     shape = (8, 32, 32)
