@@ -111,6 +111,23 @@ class StackSerializer(serializers.ModelSerializer[Stack]):
         read_only_fields = fields
 
 
+class StackFrameSerializer(serializers.Serializer[Any]):
+    """One image of a stack: slice k is frame `frame` of that instance."""
+
+    k = serializers.IntegerField()
+    sop_instance_uid = serializers.CharField()
+    frame = serializers.IntegerField()
+
+
+class StackFramesSerializer(serializers.Serializer[Any]):
+    """A stack's images in slice order, with the UIDs a DICOMweb client needs."""
+
+    stack = serializers.IntegerField()
+    study_instance_uid = serializers.CharField()
+    series_instance_uid = serializers.CharField()
+    frames = StackFrameSerializer(many=True)
+
+
 class SeriesSerializer(serializers.ModelSerializer[Series]):
     """A series with its stacks, display information and review flags."""
 
@@ -231,6 +248,30 @@ class SeriesViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectSco
 
     def scoped_queryset(self, user: User) -> QuerySet[Series]:
         return list_series(project=self.get_project())
+
+    @extend_schema(responses={200: StackFramesSerializer})
+    def frames(self, request: Request, project_pk: str, pk: str, index: str) -> Response:
+        """The images of one stack in slice order (k): what a viewer loads over WADO-RS."""
+        series = self.get_object()
+        stack = get_object_or_404(Stack, series=series, index=int(index))
+        frames: list[dict[str, Any]] = []
+        for sop_instance_uid, count in (
+            stack.instances.order_by("stack_position", "pk")
+            .values_list("sop_instance_uid", "number_of_frames")
+            .iterator()
+        ):
+            for frame in range(1, (count or 1) + 1):
+                frames.append(
+                    {"k": len(frames), "sop_instance_uid": sop_instance_uid, "frame": frame}
+                )
+        return Response(
+            {
+                "stack": stack.pk,
+                "study_instance_uid": series.study.study_instance_uid,
+                "series_instance_uid": series.series_instance_uid,
+                "frames": frames,
+            }
+        )
 
 
 class ImagingSettingsSerializer(serializers.ModelSerializer[ImagingSettings]):

@@ -79,6 +79,11 @@ urlpatterns = [
         name="project-series",
     ),
     path(
+        "projects/<int:project_pk>/series/<int:pk>/stacks/<int:index>/frames/",
+        SeriesViewSet.as_view({"get": "frames"}),
+        name="project-series-stack-frames",
+    ),
+    path(
         "projects/<int:project_pk>/series/<int:pk>/render/",
         rendered_slice,
         name="project-series-render",

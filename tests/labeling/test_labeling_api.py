@@ -237,3 +237,25 @@ def test_project_settings_choose_task_unit_and_dealing(
     bad = boss.patch(url, {"version": changed.json()["version"], "task_unit": "frame"})
     assert bad.status_code == 400
     assert "task_unit" in bad.json()["errors"]
+
+
+def test_stack_frames_list_the_images_in_slice_order(
+    client_for: Client, labeled_project: Project, task: LabelingTask, reader: User
+) -> None:
+    from annotator.imaging.models import Instance, Stack
+
+    stack = Stack.objects.get(series=task.series)
+    url = f"/api/v1/projects/{labeled_project.pk}/series/{task.series_id}/stacks/0/frames/"
+    body = client_for(reader).get(url).json()
+    assert body["stack"] == stack.pk
+    expected = list(
+        Instance.objects.filter(stack=stack)
+        .order_by("stack_position")
+        .values_list("sop_instance_uid", flat=True)
+    )
+    assert [f["sop_instance_uid"] for f in body["frames"]] == expected
+    assert [f["k"] for f in body["frames"]] == list(range(8))
+    missing = f"/api/v1/projects/{labeled_project.pk}/series/{task.series_id}/stacks/5/frames/"
+    assert client_for(reader).get(missing).status_code == 404
+    stranger = UserFactory.create()
+    assert client_for(stranger).get(url).status_code == 404
