@@ -208,4 +208,11 @@ def test_seed_demo_images_fills_each_demo_project_once(tmp_path: Path) -> None:
         "Thyroid ultrasound": 1,
     }
     assert set(Series.objects.values_list("status", flat=True)) == {SeriesStatus.READY}
+    # Every image series opened a labeling task, dealt to the demo annotator.
+    from annotator.labeling.models import Assignment, LabelingTask
+
+    image_series = Series.objects.filter(is_image=True).count()
+    assert LabelingTask.objects.count() == image_series
+    dealt = Assignment.objects.filter(reader__username="demo-annotator").count()
+    assert dealt == image_series
     assert seed_demo_images(library=tmp_path) == {}
