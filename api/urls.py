@@ -15,6 +15,7 @@ from api.imaging import (
 from api.jobs import AuditExportView, JobViewSet
 from api.meta import MetaView
 from api.pacs import PacsConnectionViewSet
+from api.patients import PatientViewSet
 from api.projects import LabelSchemaViewSet, MembershipViewSet, ProjectViewSet
 from api.rendering import rendered_slice, series_thumbnail
 
@@ -121,5 +122,15 @@ urlpatterns = [
     path("projects/<int:project_pk>/", include("api.labeling_imports")),
     path("projects/<int:project_pk>/", include("api.labeling_tracking")),
     path("projects/<int:project_pk>/", include("api.labeling_progress")),
+    path(
+        "projects/<int:project_pk>/patients/",
+        PatientViewSet.as_view({"get": "list"}),
+        name="project-patients",
+    ),
+    path(
+        "projects/<int:project_pk>/patients/<int:pk>/",
+        PatientViewSet.as_view({"get": "retrieve"}),
+        name="project-patient",
+    ),
     path("", include(router.urls)),
 ]

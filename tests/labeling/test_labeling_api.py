@@ -259,3 +259,23 @@ def test_stack_frames_list_the_images_in_slice_order(
     assert client_for(reader).get(missing).status_code == 404
     stranger = UserFactory.create()
     assert client_for(stranger).get(url).status_code == 404
+
+
+def test_patients_list_their_studies_and_only_my_tracks(
+    client_for: Client, labeled_project: Project, task: LabelingTask, reader: User, reviewer: User
+) -> None:
+    from annotator.labeling.tracking import create_track
+
+    patient = task.study.patient
+    create_track(project=labeled_project, patient=patient, actor=reader, name="Liver 1")
+    url = f"/api/v1/projects/{labeled_project.pk}/patients/"
+    [row] = client_for(reader).get(url).json()["results"]
+    assert row["pseudonym"] == patient.pseudonym
+    assert [s["id"] for s in row["studies"]] == [task.study_id]
+    assert row["track_count"] == 1
+    other = client_for(reviewer).get(url + f"{patient.pk}/").json()
+    assert other["track_count"] == 1  # reviewers see every reader's tracks
+    from tests.factories import UserFactory as Users
+
+    assert client_for(Users.create()).get(url).status_code == 404
+    assert client_for(reader).get(url + "?search=zzz").json()["count"] == 0
