@@ -16,6 +16,20 @@ export default defineConfig(({ command }) => ({
       },
     },
   },
+  // Dev server only (the production build needs none of this): the DICOM image loader must not
+  // be pre-bundled (its decode worker is loaded by URL), while its codec entry points and
+  // @cornerstonejs/metadata must be, or two copies of the metadata module end up in the page.
+  optimizeDeps: {
+    exclude: ["@cornerstonejs/dicom-image-loader"],
+    include: [
+      "@cornerstonejs/metadata",
+      "@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs",
+      "@cornerstonejs/codec-charls/decodewasmjs",
+      "@cornerstonejs/codec-openjpeg/decodewasmjs",
+      "@cornerstonejs/codec-openjph/wasmjs",
+      "@cornerstonejs/codec-libjxl/decodewasmjs",
+    ],
+  },
   server: {
     port: 5173,
     proxy: {

@@ -10,6 +10,7 @@ import { NotFoundPage } from "./pages/NotFoundPage";
 import { ProjectListPage } from "./pages/ProjectListPage";
 import { ProjectNewPage } from "./pages/ProjectNewPage";
 import { ProjectPage } from "./pages/ProjectPage";
+import { WorkspacePage } from "./pages/WorkspacePage";
 import { PatientTrackingPage } from "./tracking/PatientTrackingPage";
 import { PatientsPage } from "./tracking/PatientsPage";
 
@@ -18,6 +19,7 @@ export function App() {
     <Routes>
       <Route path="/login" element={<LoginPage />} />
       <Route element={<RequireAuth />}>
+        <Route path="projects/:projectId/tasks/:taskId" element={<WorkspacePage />} />
         <Route element={<AppLayout />}>
           <Route index element={<Navigate to="/projects" replace />} />
           <Route path="projects" element={<ProjectListPage />} />

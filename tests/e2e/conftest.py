@@ -24,6 +24,9 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # WebGL2 through SwiftShader (no GPU): Cornerstone3D renders slices and labelmaps with it.
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
 ]
 TIMEOUT_MS = 15_000
 

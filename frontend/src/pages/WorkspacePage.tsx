@@ -1,0 +1,78 @@
+// The labeling workspace page (/projects/:projectId/tasks/:taskId, full screen): loads the
+// task, label schema, series geometry, stack frames and visible reading sets, then hands them
+// to the Cornerstone3D workspace. ?review=1 opens the reviewer's view.
+import { useParams, useSearchParams } from "react-router";
+import { api, getAll } from "../api";
+import { useUser } from "../auth";
+import { ErrorAlert, Loading } from "../components/ui";
+import { useAsync } from "../hooks/useAsync";
+import type { LabelSchema, Project } from "../types";
+import type { WorkspaceData } from "../workspace/Workspace";
+import type { AnnotationSet, SeriesDetail, StackFrames, Task, WindowPreset } from "../workspace/types";
+
+async function loadWorkspace(projectId: number, taskId: number, meId: number, review: boolean, signal: AbortSignal): Promise<WorkspaceData> {
+  const base = `projects/${projectId}/`;
+  const [task, schema, project, sets] = await Promise.all([
+    api.get<Task>(`${base}tasks/${taskId}/`, undefined, signal),
+    api.get<LabelSchema>(`${base}schema/`, undefined, signal),
+    api.get<Project>(`projects/${projectId}/`, undefined, signal),
+    getAll<AnnotationSet>(`${base}tasks/${taskId}/sets/`, undefined, signal),
+  ]);
+  if (!task.series) throw new Error("This task covers a whole study; the workspace opens one series at a time.");
+  const [series, frames] = await Promise.all([
+    api.get<SeriesDetail>(`${base}series/${task.series.id}/`, undefined, signal),
+    api.get<StackFrames>(`${base}series/${task.series.id}/stacks/0/frames/`, undefined, signal),
+  ]);
+  const display = (project.display?.[series.modality] ?? {}) as { window_presets?: WindowPreset[]; initial_window?: string };
+  return {
+    projectId,
+    taskId,
+    task,
+    labels: schema.labels,
+    series,
+    frames,
+    sets,
+    presets: display.window_presets ?? [],
+    initialWindow: display.initial_window ?? "header",
+    meId,
+    review,
+  };
+}
+
+export function WorkspacePage() {
+  const params = useParams();
+  const [search] = useSearchParams();
+  const me = useUser();
+  const projectId = Number(params.projectId);
+  const taskId = Number(params.taskId);
+  const review = search.get("review") === "1";
+  // Cornerstone3D (~4 MB) is its own chunk: fetched in parallel with the task's data, and never
+  // by the other pages.
+  const state = useAsync(
+    async (signal) => {
+      const [module, data] = await Promise.all([
+        import("../workspace/Workspace"),
+        loadWorkspace(projectId, taskId, me.id, review, signal),
+      ]);
+      return { Workspace: module.Workspace, data };
+    },
+    [projectId, taskId, me.id, review],
+  );
+
+  if (state.error) {
+    return (
+      <div className="ws-page-message" data-testid="workspace">
+        <ErrorAlert error={state.error} testId="workspace-error" />
+      </div>
+    );
+  }
+  if (!state.data) {
+    return (
+      <div className="ws-page-message" data-testid="workspace">
+        <Loading what="Opening the task…" />
+      </div>
+    );
+  }
+  const { Workspace, data } = state.data;
+  return <Workspace key={`${projectId}/${taskId}/${review}`} data={data} />;
+}
