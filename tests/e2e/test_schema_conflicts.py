@@ -119,7 +119,7 @@ def test_stale_settings_save_offers_reload_and_archive_makes_read_only(
     project = create_project(owner=pm, name="Chest CT", modalities=["CT"])
     browser_errors.allow_response(f"/api/v1/projects/{project.pk}/", 409)
 
-    _log_in_to(page, live_server, f"/projects/{project.pk}")
+    _log_in_to(page, live_server, f"/projects/{project.pk}/settings")
     page.get_by_test_id("project-description").fill("mine")
     update_project(
         project=project,

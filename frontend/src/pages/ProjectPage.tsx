@@ -3,23 +3,34 @@ import { ApiError, api } from "../api";
 import { Badge, ErrorAlert, Loading } from "../components/ui";
 import { useAsync } from "../hooks/useAsync";
 import { SchemaTab } from "../schema/SchemaTab";
-import type { Project } from "../types";
+import type { Project, Role } from "../types";
 import { AuditTab } from "./project/AuditTab";
+import { ImportTab } from "./project/ImportTab";
 import { MembersTab } from "./project/MembersTab";
+import { ProgressTab } from "./project/ProgressTab";
 import { SettingsTab } from "./project/SettingsTab";
+import { TasksTab } from "./project/TasksTab";
+import { WorklistTab } from "./project/WorklistTab";
 import { ROLE_NAMES } from "./ProjectListPage";
 
+// The first tab is the landing page (/projects/{id}): every member starts at their worklist.
 const TABS = [
-  { id: "settings", title: "Settings", managersOnly: false },
-  { id: "schema", title: "Label schema", managersOnly: false },
-  { id: "members", title: "Members", managersOnly: false },
-  { id: "audit", title: "Audit log", managersOnly: true },
-] as const;
+  { id: "worklist", title: "Worklist", roles: null },
+  { id: "tasks", title: "Tasks", roles: ["manager"] },
+  { id: "progress", title: "Progress", roles: null },
+  { id: "import", title: "Import", roles: ["manager"] },
+  { id: "settings", title: "Settings", roles: null },
+  { id: "schema", title: "Label schema", roles: null },
+  { id: "members", title: "Members", roles: null },
+  { id: "audit", title: "Audit log", roles: ["manager"] },
+] as const satisfies readonly { id: string; title: string; roles: readonly Role[] | null }[];
+
+const LANDING_TAB = TABS[0].id;
 
 type TabId = (typeof TABS)[number]["id"];
 
 export function ProjectPage() {
-  const { projectId = "", tab = "settings" } = useParams();
+  const { projectId = "", tab = LANDING_TAB } = useParams();
   const project = useAsync((signal) => api.get<Project>(`projects/${projectId}/`, undefined, signal), [projectId]);
 
   if (project.error) {
@@ -36,7 +47,7 @@ export function ProjectPage() {
   if (!project.data) return <Loading />;
   const p = project.data;
   const isManager = p.my_role === "manager";
-  const tabs = TABS.filter((t) => !t.managersOnly || isManager);
+  const tabs = TABS.filter((t) => t.roles === null || (p.my_role != null && (t.roles as readonly Role[]).includes(p.my_role)));
   if (!tabs.some((t) => t.id === tab)) return <Navigate to={`/projects/${p.id}`} replace />;
   const current = tab as TabId;
 
@@ -55,12 +66,15 @@ export function ProjectPage() {
             {p.member_count} member(s)
           </div>
         </div>
+        <NavLink to={`/projects/${p.id}/patients`} className="btn btn-ghost" data-testid="project-patients">
+          Patients &amp; lesion tracking
+        </NavLink>
       </div>
       <nav className="tabs" role="tablist">
         {tabs.map((t) => (
           <NavLink
             key={t.id}
-            to={t.id === "settings" ? `/projects/${p.id}` : `/projects/${p.id}/${t.id}`}
+            to={t.id === LANDING_TAB ? `/projects/${p.id}` : `/projects/${p.id}/${t.id}`}
             end
             role="tab"
             aria-selected={current === t.id}
@@ -72,6 +86,10 @@ export function ProjectPage() {
         ))}
       </nav>
       <section className="tab-panel" role="tabpanel">
+        {current === "worklist" && <WorklistTab project={p} />}
+        {current === "tasks" && isManager && <TasksTab project={p} />}
+        {current === "progress" && <ProgressTab project={p} />}
+        {current === "import" && isManager && <ImportTab project={p} />}
         {current === "settings" && <SettingsTab project={p} onSaved={(next) => project.setData(next)} onReload={project.reload} />}
         {current === "schema" && <SchemaTab project={p} onSchemaSaved={project.reload} />}
         {current === "members" && <MembersTab project={p} onChanged={project.reload} />}
