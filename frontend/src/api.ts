@@ -88,6 +88,12 @@ function ensureCsrfCookie(force = false): Promise<void> {
   return csrfRequest;
 }
 
+/** The CSRF token for a write that does not go through `request` (binary bodies, XHR uploads). */
+export async function csrfToken(): Promise<string | null> {
+  await ensureCsrfCookie();
+  return readCookie("csrftoken");
+}
+
 // ---- requests ----
 
 type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";

@@ -1,7 +1,7 @@
 // Calls of the worklist, assignment, progress and import pages. JSON requests go through the
 // app's one client (../api); uploads use XMLHttpRequest, the only browser API with upload
 // progress events, with the same session cookie and CSRF header.
-import { ApiError, api, apiUrl, getAll, getPage, type Query } from "../api";
+import { ApiError, api, apiUrl, csrfToken, getAll, getPage, type Query } from "../api";
 import type { ApiErrorBody, Job, Member, Paginated } from "../types";
 import type {
   Assignment,
@@ -102,26 +102,6 @@ export function pullPacs(projectId: number, connectionId: number, uids: string[]
 }
 
 // ---- uploads (XMLHttpRequest for progress events) ----
-
-function readCookie(name: string): string | null {
-  for (const part of document.cookie.split(";")) {
-    const [k, ...rest] = part.trim().split("=");
-    if (k === name) return decodeURIComponent(rest.join("="));
-  }
-  return null;
-}
-
-/** The CSRF token, asking auth/csrf/ for the cookie first when there is none (as api.ts does). */
-async function csrfToken(): Promise<string | null> {
-  if (!readCookie("csrftoken")) {
-    try {
-      await fetch(apiUrl("auth/csrf/"), { credentials: "same-origin" });
-    } catch {
-      // the upload itself will report the failure
-    }
-  }
-  return readCookie("csrftoken");
-}
 
 export interface UploadFile {
   file: File;

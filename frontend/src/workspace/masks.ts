@@ -1,7 +1,7 @@
 // Mask findings as Cornerstone labelmaps: one segmentation per (mask annotation, segment), so
 // overlapping labels stay separate. A brush stroke marks the slice it touched; a save sends
 // only those slices (PATCH annotations/{id}/mask/ in the wire format, If-Match the version).
-import { api, API_BASE, ApiError } from "../api";
+import { api, API_BASE, ApiError, csrfToken } from "../api";
 import type { Label } from "../types";
 import { type StackViewer } from "../viewer/StackViewer";
 import { parseColor } from "./drawings";
@@ -25,20 +25,11 @@ export interface MaskLayer {
 
 const SAVE_DELAY_MS = 600;
 
-function readCookie(name: string): string | null {
-  for (const part of document.cookie.split(";")) {
-    const [k, ...rest] = part.trim().split("=");
-    if (k === name) return decodeURIComponent(rest.join("="));
-  }
-  return null;
-}
-
 /** Binary request with the session cookie, CSRF header and If-Match (api.ts speaks JSON only). */
 async function sendMask(method: "GET" | "PATCH", url: string, body?: Uint8Array, version?: number): Promise<Response> {
   const headers: Record<string, string> = { Accept: MASK_MEDIA_TYPE };
   if (method !== "GET") {
-    if (!readCookie("csrftoken")) await fetch(`${API_BASE}auth/csrf/`, { credentials: "same-origin" });
-    headers["X-CSRFToken"] = readCookie("csrftoken") ?? "";
+    headers["X-CSRFToken"] = (await csrfToken()) ?? "";
     headers["Content-Type"] = MASK_MEDIA_TYPE;
   }
   if (version != null) headers["If-Match"] = `"${version}"`;
