@@ -63,3 +63,39 @@ export function formatDuration(seconds: number | null | undefined): string {
   if (m < 60) return `${m} min ${String(s % 60).padStart(2, "0")} s`;
   return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
 }
+
+export interface FilterOption {
+  value: string;
+  name: string;
+}
+
+/** A labelled <select> of a list filter; `any` adds an "everything" choice with value "". */
+export function SelectFilter({
+  label,
+  value,
+  options,
+  onChange,
+  any,
+  testId,
+}: {
+  label: string;
+  value: string;
+  options: FilterOption[];
+  onChange(value: string): void;
+  any?: string;
+  testId: string;
+}) {
+  return (
+    <label className="field-inline">
+      {label}
+      <select value={value} onChange={(e) => onChange(e.target.value)} data-testid={testId}>
+        {any !== undefined && <option value="">{any}</option>}
+        {options.map((o) => (
+          <option key={o.value} value={o.value}>
+            {o.name}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}

@@ -7,7 +7,7 @@ import { useAsync } from "../../hooks/useAsync";
 import { ExclusionForm, ReaderSlots, TaskEditor } from "../../labeling/TaskControls";
 import { distribute, getTask, listMembers, listTasks } from "../../labeling/taskApi";
 import { ORDERINGS, TASK_STATUSES, type LabelingTask, type TaskStatus } from "../../labeling/taskTypes";
-import { TaskStatusBadge, TaskSubject, formatDate, isOverdue, workspacePath } from "../../labeling/taskView";
+import { SelectFilter, TaskStatusBadge, TaskSubject, formatDate, isOverdue, workspacePath } from "../../labeling/taskView";
 import type { Project } from "../../types";
 
 const PAGE_SIZE = 50;
@@ -81,28 +81,22 @@ export function TasksTab({ project }: { project: Project }) {
         <button type="button" className="btn-primary" onClick={() => void deal()} disabled={dealing} data-testid="distribute">
           {dealing ? "Dealing…" : "Deal open slots"}
         </button>
-        <label className="field-inline">
-          Status
-          <select value={status} onChange={(e) => setFilter(setStatus)(e.target.value as TaskStatus | "")} data-testid="tasks-status">
-            <option value="">Any</option>
-            {TASK_STATUSES.map((s) => (
-              <option key={s.code} value={s.code}>
-                {s.name}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label className="field-inline">
-          Modality
-          <select value={modality} onChange={(e) => setFilter(setModality)(e.target.value)} data-testid="tasks-modality">
-            <option value="">Any</option>
-            {project.modalities.map((m) => (
-              <option key={m} value={m}>
-                {m}
-              </option>
-            ))}
-          </select>
-        </label>
+        <SelectFilter
+          label="Status"
+          value={status}
+          any="Any"
+          options={TASK_STATUSES.map((s) => ({ value: s.code, name: s.name }))}
+          onChange={(v) => setFilter(setStatus)(v as TaskStatus | "")}
+          testId="tasks-status"
+        />
+        <SelectFilter
+          label="Modality"
+          value={modality}
+          any="Any"
+          options={project.modalities.map((m) => ({ value: m, name: m }))}
+          onChange={setFilter(setModality)}
+          testId="tasks-modality"
+        />
         <label className="field-inline">
           Reader
           <select value={reader} onChange={(e) => setFilter(setReader)(e.target.value)} data-testid="tasks-reader">

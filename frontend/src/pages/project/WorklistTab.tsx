@@ -7,7 +7,7 @@ import { Alert, ErrorAlert, Loading } from "../../components/ui";
 import { useAsync } from "../../hooks/useAsync";
 import { claimNext, listTasks } from "../../labeling/taskApi";
 import { ORDERINGS, TASK_STATUSES, type LabelingTask, type TaskStatus } from "../../labeling/taskTypes";
-import { AssignmentBadge, TaskStatusBadge, TaskSubject, formatDate, isOverdue, workspacePath } from "../../labeling/taskView";
+import { AssignmentBadge, SelectFilter, TaskStatusBadge, TaskSubject, formatDate, isOverdue, workspacePath } from "../../labeling/taskView";
 import type { Project } from "../../types";
 
 const PAGE_SIZE = 25;
@@ -75,28 +75,22 @@ export function WorklistTab({ project }: { project: Project }) {
             {claiming ? "Finding a task…" : "Start next"}
           </button>
         )}
-        <label className="field-inline">
-          Status
-          <select value={status} onChange={(e) => setFilter(setStatus)(e.target.value as TaskStatus | "")} data-testid="worklist-status">
-            <option value="">Any</option>
-            {TASK_STATUSES.map((s) => (
-              <option key={s.code} value={s.code}>
-                {s.name}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label className="field-inline">
-          Modality
-          <select value={modality} onChange={(e) => setFilter(setModality)(e.target.value)} data-testid="worklist-modality">
-            <option value="">Any</option>
-            {project.modalities.map((m) => (
-              <option key={m} value={m}>
-                {m}
-              </option>
-            ))}
-          </select>
-        </label>
+        <SelectFilter
+          label="Status"
+          value={status}
+          any="Any"
+          options={TASK_STATUSES.map((s) => ({ value: s.code, name: s.name }))}
+          onChange={(v) => setFilter(setStatus)(v as TaskStatus | "")}
+          testId="worklist-status"
+        />
+        <SelectFilter
+          label="Modality"
+          value={modality}
+          any="Any"
+          options={project.modalities.map((m) => ({ value: m, name: m }))}
+          onChange={setFilter(setModality)}
+          testId="worklist-modality"
+        />
         <label className="field-inline nowrap">
           Due by
           <input type="date" value={dueBefore} onChange={(e) => setFilter(setDueBefore)(e.target.value)} data-testid="worklist-due-before" />
