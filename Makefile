@@ -59,6 +59,7 @@ bench: $(VENV_STAMP) services
 	@command -v wrk >/dev/null || echo "wrk is missing: apt-get install -y wrk (render figures need it)"
 	$(BIN)/python tests/benchmarks/bench_render.py
 	$(BIN)/python tests/benchmarks/bench_masks.py
+	$(BIN)/python tests/benchmarks/bench_frames.py
 	$(BIN)/python tests/benchmarks/bench_imaging.py
 
 clean:

@@ -1,22 +1,18 @@
-"""Read what WADO-RS serves out of stored DICOM files: metadata, frames, bulk data, transcodes.
+"""Read what WADO-RS serves out of stored DICOM files: metadata, bulk data, transcodes.
 
 Everything reads a file object positioned at its start and never loads pixel data it does not
-need: metadata stops before the pixels; a native frame is one seek and one read; a compressed
-frame is cut out of the encapsulated fragments as stored. Only decoding (frames asked for
-natively from a compressed file) and transcoding read a whole file.
+need: metadata stops before the pixels. Only transcoding reads a whole file. Frames are served
+by `annotator.imaging.frames`.
 """
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import IO, Any
 
-import numpy as np
 import pydicom
-from pydicom import encaps
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.pixels.utils import pack_bits, pixel_array
 from pydicom.sequence import Sequence
 from pydicom.uid import UID
 
@@ -26,7 +22,6 @@ from annotator.imaging.dicomweb import (
     EXPLICIT_VR_BIG_ENDIAN,
     EXPLICIT_VR_LITTLE_ENDIAN,
     IMPLICIT_VR_LITTLE_ENDIAN,
-    is_native,
 )
 
 BULK_DATA_THRESHOLD = 1024  # larger binary values become BulkDataURIs (pydicom's default)
@@ -58,76 +53,6 @@ def _header(fp: IO[bytes]) -> tuple[Dataset, int]:
     """Read the dataset up to the pixel data; return it and the file offset of 7FE0,0010."""
     ds = pydicom.dcmread(fp, stop_before_pixels=True)
     return ds, fp.tell()
-
-
-class FrameSource:
-    """The frames of one stored file; checks frame numbers before anything is streamed.
-
-    Raises:
-        NoPixelDataError: the file has no pixel data.
-    """
-
-    def __init__(self, fp: IO[bytes]) -> None:
-        self.fp = fp
-        self.ds, position = _header(fp)
-        self.transfer_syntax = str(self.ds.file_meta.get("TransferSyntaxUID", ""))
-        self.frames = int(self.ds.get("NumberOfFrames") or 1)
-        self.bits = int(self.ds.get("BitsAllocated") or 8)
-        samples = int(self.ds.get("SamplesPerPixel") or 1)
-        rows, columns = int(self.ds.get("Rows") or 0), int(self.ds.get("Columns") or 0)
-        self.frame_bytes = rows * columns * samples * self.bits // 8
-        self.value_offset: int | None = None
-        if self.transfer_syntax in (DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_BIG_ENDIAN):
-            if not rows:  # offsets mean nothing in a deflated stream: decode these wholesale
-                raise NoPixelDataError("This instance has no pixel data.")
-            return
-        head = fp.read(12)
-        if head[:4] != _PIXEL_TAG["<"] or not rows:
-            raise NoPixelDataError("This instance has no pixel data.")
-        explicit = self.transfer_syntax != IMPLICIT_VR_LITTLE_ENDIAN
-        self.value_offset = position + (12 if explicit else 8)
-
-    @property
-    def compressed(self) -> bool:
-        """Return whether the pixel data is encapsulated (compressed)."""
-        return not is_native(self.transfer_syntax)
-
-    def check(self, numbers: list[int]) -> None:
-        """Raise FrameNotFoundError unless every 1-based frame number exists."""
-        if any(n > self.frames for n in numbers):
-            raise FrameNotFoundError(f"This instance has {self.frames} frame(s).")
-
-    def stored_frames(self, numbers: list[int]) -> Iterator[bytes]:
-        """Yield frames as stored: compressed fragments, or native bytes."""
-        if not self.compressed:
-            yield from self.native_frames(numbers)
-            return
-        assert self.value_offset is not None  # noqa: S101 - set for every encapsulated syntax
-        extended = None
-        if "ExtendedOffsetTable" in self.ds and "ExtendedOffsetTableLengths" in self.ds:
-            extended = (self.ds.ExtendedOffsetTable, self.ds.ExtendedOffsetTableLengths)
-        for n in numbers:
-            self.fp.seek(self.value_offset)
-            yield encaps.get_frame(
-                self.fp, n - 1, number_of_frames=self.frames, extended_offsets=extended
-            )
-
-    def native_frames(self, numbers: list[int]) -> Iterator[bytes]:
-        """Yield frames as native little-endian bytes (decoding compressed ones)."""
-        direct = self.transfer_syntax in (EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN)
-        if direct and self.bits % 8 == 0 and self.value_offset is not None:
-            for n in numbers:
-                self.fp.seek(self.value_offset + (n - 1) * self.frame_bytes)
-                yield self.fp.read(self.frame_bytes)
-            return
-        self.fp.seek(0)
-        full = pydicom.dcmread(self.fp)
-        for n in numbers:
-            array = pixel_array(full, index=n - 1)
-            if self.bits == 1:
-                yield pack_bits(array)
-            else:
-                yield np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
 
 
 def _bulk_paths(ds: Dataset, prefix: str = "") -> dict[int, str]:

@@ -7,10 +7,11 @@ as JSON, and each view negotiates its DICOMweb media types itself (see `negotiat
 
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
@@ -23,9 +24,19 @@ from rest_framework.views import APIView
 
 from annotator.imaging.dicomweb import DICOM_JSON
 from annotator.imaging.models import Instance, Series, Study
+from annotator.projects.access import Action, projects_where
 from annotator.projects.models import Project
 from annotator.projects.selectors import list_projects_for_user
 from api.auth import request_user
+
+
+@dataclass(frozen=True)
+class StoredInstance:
+    """What serving an instance's pixel data needs from its row."""
+
+    pk: int
+    file_name: str
+    transfer_syntax_uid: str
 
 
 class JsonErrorsNegotiation(BaseContentNegotiation):
@@ -73,6 +84,32 @@ class DicomWebView(APIView):
         return get_object_or_404(
             list_projects_for_user(user=request_user(self.request)), pk=self.kwargs["project_pk"]
         )
+
+    def get_stored_instance(self, study: str, series: str, instance: str) -> StoredInstance:
+        """Return the instance at these UIDs in the URL's project, in one cheap query.
+
+        The frame endpoints are called once per slice, so the membership check rides along
+        as a subquery instead of loading the project (and its annotations) first.
+
+        Raises:
+            Http404: the user is not a member of the project, or nothing matches.
+        """
+        visible = projects_where(user=request_user(self.request), action=Action.VIEW_PROJECT)
+        row = (
+            Instance.objects.filter(
+                project_id=self.kwargs["project_pk"],
+                project__in=visible.values("pk"),
+                series__study__study_instance_uid=study,
+                series__series_instance_uid=series,
+                sop_instance_uid=instance,
+            )
+            .order_by()
+            .values_list("pk", "file", "transfer_syntax_uid")[:1]
+        )
+        found = next(iter(row), None)
+        if found is None:
+            raise Http404
+        return StoredInstance(*found)
 
     def studies_url(self, project: Project) -> str:
         """Return the absolute URL of this project's /studies resource."""

@@ -11,12 +11,7 @@ from django.core.files.storage import default_storage
 from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
 from rest_framework.request import Request
 
-from annotator.imaging.dicom_pixels import (
-    PIXEL_DATA,
-    FrameSource,
-    read_bulk_data,
-    transcoder,
-)
+from annotator.imaging.dicom_pixels import PIXEL_DATA, read_bulk_data, transcoder
 from annotator.imaging.dicomweb import (
     DICOM,
     EXPLICIT_VR_LITTLE_ENDIAN,
@@ -24,12 +19,12 @@ from annotator.imaging.dicomweb import (
     frame_media_type,
     parse_frame_list,
 )
+from annotator.imaging.frames import FrameSource, pixel_layout
 from annotator.imaging.metadata import BULK_TOKEN, metadata_texts
-from annotator.imaging.models import Instance
 from api.dicomweb.base import (
     DicomWebView,
+    StoredInstance,
     dicom_json_stream,
-    get_instance,
     instance_url,
     instances_of,
 )
@@ -137,42 +132,47 @@ class RetrieveMetadataView(DicomWebView):
 
 
 def frames_response(
-    instance: Instance, numbers: list[int] | None, ranges: list[MediaRange]
+    instance: StoredInstance, numbers: list[int] | None, ranges: list[MediaRange]
 ) -> HttpResponseBase:
     """Answer frames of an instance (all of them for None) as multipart/related."""
     keep = choose_frames(ranges, instance.transfer_syntax_uid)
-    fp = default_storage.open(instance.file.name or "", "rb")
+    fp = default_storage.open(instance.file_name, "rb")
     try:
-        source = FrameSource(fp)
-        wanted = numbers or list(range(1, source.frames + 1))
-        source.check(wanted)
+        layout = pixel_layout(fp, (instance.pk, instance.file_name))
+        wanted = numbers or list(range(1, layout.frames + 1))
+        layout.check(wanted)
+        source = FrameSource(fp, layout)
+        if keep and layout.compressed:
+            syntax = layout.transfer_syntax
+            part_type, frames = frame_media_type(syntax), source.stored_frames(wanted)
+        else:
+            syntax, part_type = EXPLICIT_VR_LITTLE_ENDIAN, OCTET_STREAM
+            frames = source.native_frames(wanted)
+        content_type = f"{part_type}; transfer-syntax={syntax}"
+        boundary = new_boundary()
+        response: HttpResponseBase
+        if len(wanted) == 1:  # one frame (a viewer's every request): plain, with Content-Length
+            with fp:
+                body = b"".join(encode_parts([(content_type, frames)], boundary))
+            response = HttpResponse(body, content_type=multipart_type(part_type, boundary))
+        else:
+            body_chunks = encode_parts(((content_type, [frame]) for frame in frames), boundary)
+            response = StreamingHttpResponse(
+                _closing(body_chunks, fp), content_type=multipart_type(part_type, boundary)
+            )
     except BaseException:
         fp.close()
         raise
-    if keep and source.compressed:
-        syntax = source.transfer_syntax
-        part_type, frames = frame_media_type(syntax), source.stored_frames(wanted)
-    else:
-        syntax, part_type = EXPLICIT_VR_LITTLE_ENDIAN, OCTET_STREAM
-        frames = source.native_frames(wanted)
-    content_type = f"{part_type}; transfer-syntax={syntax}"
-
-    def closing(chunks: Iterable[bytes]) -> Iterator[bytes]:
-        try:
-            yield from chunks
-        finally:
-            fp.close()
-
-    boundary = new_boundary()
-    body = closing(encode_parts(((content_type, [frame]) for frame in frames), boundary))
-    response: HttpResponseBase
-    if len(wanted) == 1:  # one frame: a plain response with Content-Length
-        response = HttpResponse(b"".join(body), content_type=multipart_type(part_type, boundary))
-    else:
-        response = StreamingHttpResponse(body, content_type=multipart_type(part_type, boundary))
     response["Cache-Control"] = "private, max-age=86400"  # stored files never change
     response["Vary"] = "Accept"
     return response
+
+
+def _closing(chunks: Iterable[bytes], fp: IO[bytes]) -> Iterator[bytes]:
+    try:
+        yield from chunks
+    finally:
+        fp.close()
 
 
 class RetrieveFramesView(DicomWebView):
@@ -183,7 +183,7 @@ class RetrieveFramesView(DicomWebView):
     ) -> HttpResponseBase:
         numbers = parse_frame_list(frames)
         ranges = accept_ranges(request)
-        found = get_instance(self.get_project(), study, series, instance)
+        found = self.get_stored_instance(study, series, instance)
         return frames_response(found, numbers, ranges)
 
 
@@ -194,11 +194,11 @@ class RetrieveBulkDataView(DicomWebView):
         self, request: Request, project_pk: int, study: str, series: str, instance: str, path: str
     ) -> HttpResponseBase:
         ranges = accept_ranges(request)
-        found = get_instance(self.get_project(), study, series, instance)
+        found = self.get_stored_instance(study, series, instance)
         if path.strip("/").upper() == PIXEL_DATA:
             return frames_response(found, None, ranges)
         require_octet_stream(ranges)
-        with default_storage.open(found.file.name or "", "rb") as fp:
+        with default_storage.open(found.file_name, "rb") as fp:
             data = read_bulk_data(fp, path)
         boundary = new_boundary()
         body = b"".join(encode_parts([(OCTET_STREAM, [data])], boundary))

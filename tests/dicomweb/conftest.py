@@ -6,6 +6,7 @@ import pytest
 from dicomweb_client import DICOMwebClient
 
 from annotator.accounts.models import User
+from annotator.imaging.frames import layouts
 from annotator.projects.models import Project
 from tests.dicomweb.helpers import WebClient, dicomweb_path, token_for
 
@@ -14,6 +15,12 @@ from tests.dicomweb.helpers import WebClient, dicomweb_path, token_for
 def send_task(mocker: Any) -> Any:
     """Volume builds are queued on commit; no worker runs in these tests."""
     return mocker.patch("annotator.imaging.services.celery_app.send_task")
+
+
+@pytest.fixture(autouse=True)
+def _clear_pixel_layouts() -> None:
+    """Every test starts with no cached pixel layouts (keys may repeat across databases)."""
+    layouts.clear()
 
 
 @pytest.fixture
