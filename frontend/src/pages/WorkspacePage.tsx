@@ -8,7 +8,7 @@ import { ErrorAlert, Loading } from "../components/ui";
 import { useAsync } from "../hooks/useAsync";
 import type { LabelSchema, Project } from "../types";
 import type { WorkspaceData } from "../workspace/Workspace";
-import type { AnnotationSet, SeriesDetail, StackFrames, Task, WindowPreset } from "../workspace/types";
+import type { AnnotationSet, ModalityDisplay, SeriesDetail, StackFrames, Task } from "../workspace/types";
 
 async function loadWorkspace(projectId: number, taskId: number, meId: number, review: boolean, signal: AbortSignal): Promise<WorkspaceData> {
   const base = `projects/${projectId}/`;
@@ -23,7 +23,7 @@ async function loadWorkspace(projectId: number, taskId: number, meId: number, re
     api.get<SeriesDetail>(`${base}series/${task.series.id}/`, undefined, signal),
     api.get<StackFrames>(`${base}series/${task.series.id}/stacks/0/frames/`, undefined, signal),
   ]);
-  const display = (project.display?.[series.modality] ?? {}) as { window_presets?: WindowPreset[]; initial_window?: string };
+  const display = (project.display?.[series.modality] ?? {}) as ModalityDisplay;
   return {
     projectId,
     taskId,
@@ -36,6 +36,8 @@ async function loadWorkspace(projectId: number, taskId: number, meId: number, re
     initialWindow: display.initial_window ?? "header",
     meId,
     review,
+    display,
+    hanging: null,
   };
 }
 
@@ -54,7 +56,9 @@ export function WorkspacePage() {
         import("../workspace/Workspace"),
         loadWorkspace(projectId, taskId, me.id, review, signal),
       ]);
-      return { Workspace: module.Workspace, data };
+      // The mammography hanging reads DICOMweb metadata (Cornerstone's loader): after the chunk.
+      const hanging = await module.loadHanging(data, signal);
+      return { Workspace: module.Workspace, data: { ...data, hanging } };
     },
     [projectId, taskId, me.id, review],
   );

@@ -63,6 +63,28 @@ export interface Voi {
 
 let counter = 0;
 
+// One rendering engine per page, shared by every viewport (a hanging shows several): each
+// engine holds a pool of WebGL contexts, and browsers lose contexts past about 16.
+const ENGINE_ID = "workspace-engine";
+let sharedEngine: RenderingEngine | null = null;
+let engineUsers = 0;
+
+function acquireEngine(): RenderingEngine {
+  if (!sharedEngine) sharedEngine = new RenderingEngine(ENGINE_ID);
+  engineUsers += 1;
+  return sharedEngine;
+}
+
+function releaseEngine(engine: RenderingEngine, viewportId: string): void {
+  engineUsers -= 1;
+  if (engineUsers > 0) {
+    engine.disableElement(viewportId);
+    return;
+  }
+  engine.destroy();
+  if (sharedEngine === engine) sharedEngine = null;
+}
+
 export class StackViewer {
   readonly element: HTMLDivElement;
   readonly renderingEngineId: string;
@@ -81,7 +103,7 @@ export class StackViewer {
   constructor(element: HTMLDivElement) {
     counter += 1;
     this.element = element;
-    this.renderingEngineId = `workspace-engine-${counter}`;
+    this.renderingEngineId = ENGINE_ID;
     this.viewportId = `workspace-viewport-${counter}`;
     this.toolGroupId = `workspace-tools-${counter}`;
   }
@@ -96,7 +118,7 @@ export class StackViewer {
     await ensureCornerstone();
     if (this.destroyed) return;
     this.imageIds = imageIds;
-    this.engine = new RenderingEngine(this.renderingEngineId);
+    this.engine = acquireEngine();
     this.engine.enableElement({
       viewportId: this.viewportId,
       type: Enums.ViewportType.STACK,
@@ -340,7 +362,7 @@ export class StackViewer {
       // Nothing was set up yet.
     }
     ToolGroupManager.destroyToolGroup(this.toolGroupId);
-    this.engine?.destroy();
+    if (this.engine) releaseEngine(this.engine, this.viewportId);
     this.engine = null;
   }
 }

@@ -206,3 +206,8 @@ export function formatMeasurements(m: Record<string, unknown> | undefined): stri
   }
   return parts.join(" · ");
 }
+
+/** The save-queue key of an answer: image-scope answers are kept per slice. */
+export function answerKey(label: Label, slice: number | null): string {
+  return label.scope === "image" ? `answer:${label.key}:${slice ?? 0}` : `answer:${label.key}`;
+}

@@ -48,3 +48,6 @@ export const SHORTCUTS: Shortcut[] = [
   { keys: "?", what: "This help" },
   { keys: "Esc", what: "Close help, back to window/level" },
 ];
+
+/** Listed only when the stack is a cine (ultrasound multi-frame). */
+export const CINE_SHORTCUTS: Shortcut[] = [{ keys: "Space", what: "Play / pause the cine (loops)" }];

@@ -1,5 +1,5 @@
 // Shapes of the labeling API objects the workspace reads (see api/labeling.py serializers).
-import type { UserRef } from "../types";
+import type { Label, UserRef } from "../types";
 
 export type AssignmentStatus = "assigned" | "in_progress" | "submitted" | "returned" | "accepted" | (string & {});
 
@@ -46,10 +46,14 @@ export interface StackInfo {
   spacing: [number, number, number];
   origin: [number, number, number];
   direction: number[];
+  /** Milliseconds between frames of a cine stack (from the header), else null. */
+  frame_time_ms?: number | null;
 }
 
 export interface SeriesDetail {
   id: number;
+  study?: number;
+  laterality?: string;
   study_instance_uid: string;
   series_instance_uid: string;
   modality: string;
@@ -99,4 +103,50 @@ export interface TaskComment {
   text: string;
   kind: string;
   created_at: string;
+}
+
+/** One cell of a hanging protocol (mammography 2x2): which image, and whether it is drawn on. */
+export interface HangingCell {
+  laterality: string;
+  view: string;
+  /** The image shown, null when the study lacks that view. */
+  imageId: string | null;
+  /** The current task's image: this cell holds the drawing viewport. */
+  active: boolean;
+}
+
+/** Display settings of the task's modality (the project's settings over the defaults). */
+export interface ModalityDisplay {
+  layout?: string;
+  window_presets?: WindowPreset[];
+  initial_window?: string;
+  invert?: boolean;
+  hanging?: [string, string][];
+  default_frame_rate?: number;
+}
+
+/** Everything the workspace needs, loaded before it mounts (pages/WorkspacePage.tsx). */
+export interface WorkspaceData {
+  projectId: number;
+  taskId: number;
+  task: Task;
+  labels: Label[];
+  series: SeriesDetail;
+  frames: StackFrames;
+  sets: AnnotationSet[];
+  presets: WindowPreset[];
+  initialWindow: string;
+  meId: number;
+  review: boolean;
+  /** The modality's display settings (layout, hanging, default frame rate…). */
+  display?: ModalityDisplay;
+  /** Mammography hanging (2x2) when the study has the views, else null. */
+  hanging?: HangingCell[] | null;
+}
+
+/** Timing marks (performance.now() ms) read by the end-to-end test. */
+export interface WorkspaceMarks {
+  mounted: number;
+  firstImage?: number;
+  stackLoaded?: number;
 }
