@@ -9,7 +9,7 @@ from typing import Any
 import django_filters
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -92,6 +92,7 @@ class TaskSerializer(serializers.ModelSerializer[LabelingTask]):
 
     study = serializers.SerializerMethodField()
     series = serializers.SerializerMethodField()
+    image = serializers.SerializerMethodField()
     assignments = serializers.SerializerMethodField()
     my_assignment = serializers.SerializerMethodField()
 
@@ -109,6 +110,7 @@ class TaskSerializer(serializers.ModelSerializer[LabelingTask]):
             "study",
             "series",
             "instance",
+            "image",
             "assignments",
             "my_assignment",
             "version",
@@ -139,6 +141,18 @@ class TaskSerializer(serializers.ModelSerializer[LabelingTask]):
             "modality": series.modality,
             "description": series.description,
             "series_number": series.series_number,
+        }
+
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_image(self, task: LabelingTask) -> dict[str, Any] | None:
+        """For an image task: where its image sits (stack index and slice k) and its UID."""
+        instance = task.instance
+        if instance is None or instance.stack is None:
+            return None
+        return {
+            "sop_instance_uid": instance.sop_instance_uid,
+            "stack_index": instance.stack.index,
+            "slice_index": instance.stack_position,
         }
 
     def get_assignments(self, task: LabelingTask) -> list[dict[str, Any]]:

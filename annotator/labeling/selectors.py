@@ -40,7 +40,7 @@ def list_tasks_for_user(*, user: User, project: Project) -> QuerySet[LabelingTas
     visible = projects_where(user=user, action=Action.VIEW_PROJECT)
     return (
         LabelingTask.objects.filter(project=project, project__in=visible)
-        .select_related("study", "series", "instance")
+        .select_related("study", "series", "instance__stack")
         .prefetch_related("assignments__reader", "assignments__annotation_set")
     )
 

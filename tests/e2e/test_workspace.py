@@ -627,3 +627,32 @@ def test_a_radiograph_opens_as_a_one_image_stack(
     mouse = _mouse_ij(page, spot)
     assert marker.slice_index == 0
     assert all(abs(a - b) <= 0.5 for a, b in zip(marker.data["point"], mouse, strict=True))
+
+
+def test_an_image_task_opens_on_its_own_slice_and_saves_there(
+    page: Any, live_server: Any, transactional_db: None
+) -> None:
+    expect = _expect()
+    manager = UserFactory.create(username="manager")
+    project = make_project(owner=manager, name="Slices", task_unit="image", auto_assign=False)
+    schema = project.label_schemas.get()
+    update_label_schema(
+        project=project, actor=manager, base_revision=schema.revision, labels=LABELS
+    )
+    reader = UserFactory.create(username="reader")
+    add_member(project=project, actor=manager, user=reader, role=Role.ANNOTATOR)
+    ingest_and_build(project, ct_files(slices=SLICES, size=SIZE))
+    task = LabelingTask.objects.filter(unit="image").order_by("instance__stack_position")[3]
+    assert task.instance is not None
+    k = task.instance.stack_position
+    assert k is not None
+    slot = assign_reader(task=task, actor=manager, reader=reader)
+
+    _log_in(page, live_server, "reader")
+    page.goto(f"{live_server.url}/projects/{project.pk}/tasks/{task.pk}")
+    expect(page.get_by_test_id("slice-number")).to_have_text(f"{k + 1} / {SLICES}")
+    page.get_by_test_id("label-diameter").click()
+    _drag(page, _canvas_point(page, 5, 5), _canvas_point(page, 12, 5))
+    expect(page.get_by_test_id("save-status")).to_have_text("Saved")
+    [length] = Annotation.objects.filter(annotation_set=slot.annotation_set, label_key="diameter")
+    assert length.slice_index == k

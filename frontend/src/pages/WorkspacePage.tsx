@@ -19,9 +19,10 @@ async function loadWorkspace(projectId: number, taskId: number, meId: number, re
     getAll<AnnotationSet>(`${base}tasks/${taskId}/sets/`, undefined, signal),
   ]);
   if (!task.series) throw new Error("This task covers a whole study; the workspace opens one series at a time.");
+  const stackIndex = task.image?.stack_index ?? 0;
   const [series, frames] = await Promise.all([
     api.get<SeriesDetail>(`${base}series/${task.series.id}/`, undefined, signal),
-    api.get<StackFrames>(`${base}series/${task.series.id}/stacks/0/frames/`, undefined, signal),
+    api.get<StackFrames>(`${base}series/${task.series.id}/stacks/${stackIndex}/frames/`, undefined, signal),
   ]);
   const display = (project.display?.[series.modality] ?? {}) as ModalityDisplay;
   return {
@@ -30,6 +31,8 @@ async function loadWorkspace(projectId: number, taskId: number, meId: number, re
     task,
     labels: schema.labels,
     series,
+    stackIndex,
+    startSlice: task.image?.slice_index ?? 0,
     frames,
     sets,
     presets: display.window_presets ?? [],

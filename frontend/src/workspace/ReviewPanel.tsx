@@ -48,7 +48,7 @@ export function ReviewPanel({ data, viewerRef }: { data: WorkspaceData; viewerRe
     } else if (on) {
       const masks = set.annotations.filter((a) => !a.deleted && labels.get(a.label_key)?.kind === "mask");
       if (masks.length) {
-        const stack = data.series.stacks.find((s) => s.index === 0) ?? data.series.stacks[0];
+        const stack = data.series.stacks.find((s) => s.index === data.stackIndex) ?? data.series.stacks[0];
         const layers = new MaskLayers(
           viewer,
           new FindingStore(data.projectId, setId),

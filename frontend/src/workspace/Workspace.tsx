@@ -32,7 +32,7 @@ export function Workspace({ data }: { data: WorkspaceData }) {
   const [assignment, setAssignment] = useState<Assignment | null>(task.my_assignment);
   const mySet = data.sets.find((s) => s.id === assignment?.annotation_set) ?? null;
   const editable = Boolean(assignment && mySet && EDITABLE_STATUSES.includes(assignment.status) && !data.review);
-  const stack = series.stacks.find((s) => s.index === 0) ?? series.stacks[0];
+  const stack = series.stacks.find((s) => s.index === data.stackIndex) ?? series.stacks[0];
   const shape: [number, number, number] = [stack.size[2], stack.size[1], stack.size[0]];
 
   const elementRef = useRef<HTMLDivElement>(null);

@@ -42,7 +42,7 @@ export async function loadHanging(data: WorkspaceData, signal?: AbortSignal): Pr
   const { projectId, series, frames, task } = data;
   if (series.modality !== "MG" || (data.display?.layout ?? "mammo_2x2") !== "mammo_2x2") return null;
   const hanging = data.display?.hanging?.length ? data.display.hanging : DEFAULT_HANGING;
-  const activeSop = frames.frames[0]?.sop_instance_uid;
+  const activeSop = task.image?.sop_instance_uid ?? frames.frames[0]?.sop_instance_uid;
   await ensureCornerstone(); // image ids are registered after start-up (it purges them)
   const study = await getAll<SeriesDetail>(`projects/${projectId}/series/`, { study: task.study.id, modality: "MG" }, signal);
   if (!study.some((s) => s.id === series.id)) study.push(series);

@@ -27,6 +27,8 @@ export interface Task {
   study: { id: number; study_instance_uid: string; description: string; study_date?: string };
   series: { id: number; modality: string; description: string; series_number: number | null } | null;
   instance: number | null;
+  /** For an image task: where its image sits in the series (stack and slice k). */
+  image: { sop_instance_uid: string; stack_index: number; slice_index: number | null } | null;
   assignments: Assignment[];
   my_assignment: Assignment | null;
   version: number;
@@ -132,6 +134,9 @@ export interface WorkspaceData {
   task: Task;
   labels: Label[];
   series: SeriesDetail;
+  /** The stack shown (an image task's own stack, else the main one) and the slice to open on. */
+  stackIndex: number;
+  startSlice: number;
   frames: StackFrames;
   sets: AnnotationSet[];
   presets: WindowPreset[];

@@ -82,7 +82,7 @@ export function useViewerStartup({ data, elementRef, store, mySet, labelsByKey, 
         performance.mark("workspace-first-image");
         element.dataset.rendered = "true";
       };
-      await viewer.open(ids, 0);
+      await viewer.open(ids, Math.min(Math.max(data.startSlice, 0), ids.length - 1));
       if (cancelled) return;
       const initial = data.presets.find((p) => p.name.toLowerCase() === data.initialWindow.toLowerCase());
       if (initial) viewer.setWindow(initial.center, initial.width);
