@@ -1,6 +1,9 @@
 // The labeling workspace page (/projects/:projectId/tasks/:taskId, full screen): loads the
 // task, label schema, series geometry, stack frames and visible reading sets, then hands them
-// to the Cornerstone3D workspace. ?review=1 opens the reviewer's view.
+// to the Cornerstone3D workspace. ?review=1 opens the reviewer's view, where the set the reviewer
+// edits (the reference, or a submitted reading being corrected) can change: the page reloads the
+// sets and remounts the workspace on it.
+import { useCallback, useState } from "react";
 import { useParams, useSearchParams } from "react-router";
 import { api, getAll } from "../api";
 import { useUser } from "../auth";
@@ -51,6 +54,8 @@ export function WorkspacePage() {
   const projectId = Number(params.projectId);
   const taskId = Number(params.taskId);
   const review = search.get("review") === "1";
+  const [edit, setEdit] = useState<{ setId: number | null; generation: number }>({ setId: null, generation: 0 });
+  const editSet = useCallback((setId: number | null) => setEdit((e) => ({ setId, generation: e.generation + 1 })), []);
   // Cornerstone3D (~4 MB) is its own chunk: fetched in parallel with the task's data, and never
   // by the other pages.
   const state = useAsync(
@@ -61,9 +66,9 @@ export function WorkspacePage() {
       ]);
       // The mammography hanging reads DICOMweb metadata (Cornerstone's loader): after the chunk.
       const hanging = await module.loadHanging(data, signal);
-      return { Workspace: module.Workspace, data: { ...data, hanging } };
+      return { Workspace: module.Workspace, data: { ...data, hanging, editSetId: edit.setId, generation: edit.generation } };
     },
-    [projectId, taskId, me.id, review],
+    [projectId, taskId, me.id, review, edit],
   );
 
   if (state.error) {
@@ -81,5 +86,5 @@ export function WorkspacePage() {
     );
   }
   const { Workspace, data } = state.data;
-  return <Workspace key={`${projectId}/${taskId}/${review}`} data={data} />;
+  return <Workspace key={`${projectId}/${taskId}/${review}/${data.generation ?? 0}`} data={data} onEditSet={editSet} />;
 }

@@ -33,6 +33,10 @@ interface SidePanelProps {
   changeBrush(size: number): void;
   goToEntry(entry: Entry): void;
   deleteSelected(key: string | null): void;
+  /** Review mode: the set being edited (reference or a reading under correction). */
+  editSet: AnnotationSet | null;
+  switchSet(setId: number | null): Promise<void>;
+  flushEdits(): Promise<void>;
 }
 
 export function SidePanel(props: SidePanelProps) {
@@ -66,7 +70,9 @@ export function SidePanel(props: SidePanelProps) {
         <Comments projectId={data.projectId} taskId={data.taskId} />
       ) : (
         <>
-          {reviewing && <ReviewPanel data={data} viewerRef={props.viewerRef} />}
+          {reviewing && (
+            <ReviewPanel data={data} viewerRef={props.viewerRef} editSet={props.editSet} switchSet={props.switchSet} flushEdits={props.flushEdits} />
+          )}
           {(!reviewing || mySet) && (
             <>
               <section>

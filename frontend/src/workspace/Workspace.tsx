@@ -4,6 +4,7 @@
 import { useCallback, useMemo, useRef, useState, useSyncExternalStore } from "react";
 import { Link } from "react-router";
 import { annotation as csAnnotation } from "@cornerstonejs/tools";
+import { api } from "../api";
 import { ErrorAlert, Badge } from "../components/ui";
 import { TOOL } from "../viewer/StackViewer";
 import { CineControls, useCine } from "./CineControls";
@@ -14,7 +15,7 @@ import { SaveBanners } from "./SaveBanners";
 import { CINE_SHORTCUTS, NAV_TOOLS, SHORTCUTS } from "./shortcuts";
 import { SidePanel } from "./SidePanel";
 import { FindingStore, type Entry } from "./store";
-import type { Assignment, WindowPreset, WorkspaceData } from "./types";
+import type { AnnotationSet, Assignment, WindowPreset, WorkspaceData } from "./types";
 import { useSaving } from "./useSaving";
 import { useViewerStartup } from "./useViewerStartup";
 import { useWorkspaceKeys } from "./useWorkspaceKeys";
@@ -26,12 +27,29 @@ export { loadHanging } from "./hanging";
 const EDITABLE_STATUSES = ["assigned", "in_progress", "returned"];
 const DEFAULT_FRAME_RATE = 30;
 
-export function Workspace({ data }: { data: WorkspaceData }) {
+/** Review mode: the set the reviewer edits (a reading chosen for correction, else the reference). */
+function reviewEditSet(data: WorkspaceData): AnnotationSet | null {
+  if (!data.review) return null;
+  return data.sets.find((s) => s.id === data.editSetId) ?? data.sets.find((s) => s.kind === "reference") ?? null;
+}
+
+/** Whether a reviewer may edit `set`: an open reference, or a reading waiting for review. */
+function reviewerCanEdit(set: AnnotationSet | null, data: WorkspaceData): boolean {
+  if (!set) return false;
+  if (set.kind === "reference") return !set.final && data.task.status !== "done";
+  const reading = data.task.assignments.find((a) => a.id === set.assignment);
+  return set.kind === "reader" && reading?.status === "submitted";
+}
+
+export function Workspace({ data, onEditSet }: { data: WorkspaceData; onEditSet?(setId: number | null): void }) {
   const { projectId, task, labels, series } = data;
   const labelsByKey = useMemo(() => new Map(labels.map((l) => [l.key, l])), [labels]);
   const [assignment, setAssignment] = useState<Assignment | null>(task.my_assignment);
-  const mySet = data.sets.find((s) => s.id === assignment?.annotation_set) ?? null;
-  const editable = Boolean(assignment && mySet && EDITABLE_STATUSES.includes(assignment.status) && !data.review);
+  const editSet = reviewEditSet(data);
+  const mySet = data.review ? editSet : (data.sets.find((s) => s.id === assignment?.annotation_set) ?? null);
+  const editable = data.review
+    ? reviewerCanEdit(editSet, data)
+    : Boolean(assignment && mySet && EDITABLE_STATUSES.includes(assignment.status));
   const stack = series.stacks.find((s) => s.index === data.stackIndex) ?? series.stacks[0];
   const shape: [number, number, number] = [stack.size[2], stack.size[1], stack.size[0]];
 
@@ -64,7 +82,50 @@ export function Workspace({ data }: { data: WorkspaceData }) {
     setSelected,
   });
   const ready = phase === "ready";
-  const { submit, submitting, submitError, saveAll } = useSaving({ projectId, assignment, setAssignment, editable, store, viewerRef, masksRef });
+  const { submit, submitting, submitError, saveAll } = useSaving({
+    projectId,
+    assignment: data.review ? null : assignment,
+    setAssignment,
+    editable,
+    store,
+    viewerRef,
+    masksRef,
+  });
+
+  // ---- review: switching the edited set, finalizing the reference ----
+  const [finalizing, setFinalizing] = useState(false);
+  const [adjudicationError, setAdjudicationError] = useState<unknown>(null);
+  /** Put every pending edit on the server (before switching sets, accepting or finalizing). */
+  const flushEdits = useCallback(async () => {
+    await masksRef.current?.saveAll();
+    await store.settle();
+    if (store.hasUnsaved) throw new Error("Some changes are not saved yet. Resolve the message above first.");
+  }, [masksRef, store]);
+  const switchSet = useCallback(
+    async (setId: number | null) => {
+      setAdjudicationError(null);
+      try {
+        await flushEdits();
+      } catch (err) {
+        setAdjudicationError(err);
+        return;
+      }
+      onEditSet?.(setId);
+    },
+    [flushEdits, onEditSet],
+  );
+  const finalize = async () => {
+    setFinalizing(true);
+    setAdjudicationError(null);
+    try {
+      await flushEdits();
+      await api.post(`projects/${projectId}/tasks/${task.id}/reference/finalize/`, {});
+      onEditSet?.(null); // reload: the reference is final (read-only) and the task done
+    } catch (err) {
+      setAdjudicationError(err);
+      setFinalizing(false);
+    }
+  };
   const cine = useCine({
     viewerRef,
     ready,
@@ -233,6 +294,15 @@ export function Workspace({ data }: { data: WorkspaceData }) {
             {assignment.status.replace("_", " ")}
           </Badge>
         )}
+        {editSet && (
+          <Badge kind={editSet.final ? "succeeded" : "inuse"} testId="editing-set">
+            {editSet.kind === "reference"
+              ? editSet.final
+                ? "final reference"
+                : "editing the reference"
+              : `correcting ${editSet.reader?.username ?? "a reading"}`}
+          </Badge>
+        )}
         {!editable && (
           <Badge kind="warning" testId="read-only">
             read-only
@@ -244,7 +314,12 @@ export function Workspace({ data }: { data: WorkspaceData }) {
         <button type="button" className="btn-ghost" onClick={() => setHelp(true)} data-testid="help-button" title="Keyboard shortcuts (?)">
           ?
         </button>
-        {editable && (
+        {editable && editSet?.kind === "reference" && (
+          <button type="button" className="btn-primary" onClick={finalize} disabled={finalizing || !ready} data-testid="finalize" title="Close the adjudication: the reference becomes final and the task done">
+            {finalizing ? "Finalizing…" : "Finalize"}
+          </button>
+        )}
+        {editable && !data.review && (
           <button type="button" className="btn-primary" onClick={submit} disabled={submitting || !ready} data-testid="submit">
             {submitting ? "Submitting…" : "Submit"}
           </button>
@@ -252,6 +327,11 @@ export function Workspace({ data }: { data: WorkspaceData }) {
       </header>
 
       <SaveBanners snapshot={snapshot} store={store} saveAll={saveAll} submitError={submitError} assignment={assignment} />
+      {adjudicationError != null && (
+        <div className="ws-banner" data-testid="adjudication-error">
+          <ErrorAlert error={adjudicationError} />
+        </div>
+      )}
 
       <div className="ws-body">
         <ViewToolbar
@@ -309,6 +389,9 @@ export function Workspace({ data }: { data: WorkspaceData }) {
           changeBrush={changeBrush}
           goToEntry={goToEntry}
           deleteSelected={deleteSelected}
+          editSet={editSet}
+          switchSet={switchSet}
+          flushEdits={flushEdits}
         />
       </div>
       {help && <HelpOverlay shortcuts={shortcuts} onClose={() => setHelp(false)} />}

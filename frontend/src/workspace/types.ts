@@ -93,6 +93,10 @@ export interface AnnotationSet {
   kind: string;
   assignment: number | null;
   reader: UserRef | null;
+  /** A reference set that adjudication closed: read-only from then on. */
+  final?: boolean;
+  /** The set a reference (or a seeded reading) was copied from; null for a merge. */
+  based_on?: number | null;
   version: number;
   annotations: Finding[];
 }
@@ -147,6 +151,11 @@ export interface WorkspaceData {
   display?: ModalityDisplay;
   /** Mammography hanging (2x2) when the study has the views, else null. */
   hanging?: HangingCell[] | null;
+  /** Review mode: the set the reviewer edits (a submitted reading being corrected); null means
+   * the task's reference when there is one, else nothing is editable. */
+  editSetId?: number | null;
+  /** Bumped on every reload of the page's data (the workspace remounts on it). */
+  generation?: number;
 }
 
 /** Timing marks (performance.now() ms) read by the end-to-end test. */
