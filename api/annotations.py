@@ -4,6 +4,7 @@ Every edit names the version it started from (`version` in the body or `If-Match
 a stale edit gets 409 with the stored annotation and nothing is overwritten.
 """
 
+import re
 from typing import Any
 
 from django.shortcuts import get_object_or_404
@@ -51,27 +52,32 @@ IF_MATCH = OpenApiParameter(
 )
 
 
+_VERSION = re.compile(r'^(?:W/)?"?(\d{1,10})"?$')
+
+
 def expected_version(request: Request, body: dict[str, Any] | None = None) -> int:
-    """Return the version an edit started from: body `version`, `If-Match` or `?version=`.
+    """Return the version an edit started from: body `version`, `If-Match: "<n>"` or
+    `?version=` (the one place every labeling write reads it).
 
     Raises:
-        InvalidAnnotationError: none was given (edits must say what they saw).
+        InvalidAnnotationError: none was given (edits must say what they saw), or it is not
+            one version number.
     """
-    raw = (body or {}).get("version")
+    raw: Any = (body or {}).get("version")
     if raw is None:
-        raw = request.headers.get("If-Match", "").strip().removeprefix("W/").strip('"') or None
-    if raw is None:
-        raw = request.query_params.get("version")
-    try:
-        value = int(raw) if raw is not None else 0
-    except (TypeError, ValueError):
-        value = 0
-    if value < 1:
+        raw = request.headers.get("If-Match") or request.query_params.get("version")
+    if raw is None or raw == "":
         raise InvalidAnnotationError(
-            "Say which version you edited: a `version` field or an If-Match header.",
+            'Say which version you edited: a `version` field, If-Match: "<version>" (the ETag '
+            "of your last GET) or ?version=<version>.",
             field="version",
         )
-    return value
+    match = _VERSION.match(str(raw).strip())
+    if match is None or int(match.group(1)) < 1:
+        raise InvalidAnnotationError(
+            f'The version must be one number like "7", not {str(raw)[:40]!r}.', field="version"
+        )
+    return int(match.group(1))
 
 
 # --- serializers ----------------------------------------------------------------------------------

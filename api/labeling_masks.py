@@ -58,11 +58,11 @@ from annotator.labeling.masks import apply_mask_patch, write_segments
 from annotator.labeling.models import Annotation, Source
 from annotator.labeling.selectors import get_annotation_for_user
 from annotator.projects.selectors import list_projects_for_user
+from api.annotations import expected_version
 from api.auth import request_user
 
 #: Largest mask body accepted (a dense 512x512x300 segment packs to under 10 MB).
 MAX_BODY_BYTES = 64 * 1024 * 1024
-_VERSION = re.compile(r'^(?:W/)?"?(\d{1,10})"?$')
 _K_RANGE = re.compile(r"^(\d{1,6})(?:-(\d{1,6}))?$")
 
 WIRE_DOC = (__doc__ or "").split("Wire format", 1)[-1]
@@ -130,22 +130,6 @@ def _as_of_revision(request: Request, annotation: Annotation) -> Annotation:
 
 def _etag(annotation: Annotation) -> str:
     return f'"{annotation.version}"'
-
-
-def _expected_version(request: Request) -> int:
-    raw = request.headers.get("If-Match") or request.query_params.get("version")
-    if not raw:
-        raise InvalidAnnotationError(
-            'Say which version you edit: send If-Match: "<version>" (the ETag of your last '
-            "GET) or ?version=<version>.",
-            field="version",
-        )
-    match = _VERSION.match(raw.strip())
-    if match is None:
-        raise InvalidAnnotationError(
-            f'If-Match must be one version number like "7", not {raw[:40]!r}.', field="version"
-        )
-    return int(match.group(1))
 
 
 def _segments_filter(request: Request, labels: dict[int, str]) -> list[int] | None:
@@ -273,7 +257,7 @@ class AnnotationMaskView(APIView):
     def _save(self, request: Request, project_pk: int, pk: int, *, replace: bool) -> Response:
         annotation = _annotation(request, project_pk, pk)
         mask_shape(annotation)  # 400 for a non-mask before anything else is read
-        version = _expected_version(request)
+        version = expected_version(request)
         if int(request.headers.get("Content-Length") or 0) > MAX_BODY_BYTES:
             raise MaskBodyTooLargeError
         body = request.data
