@@ -398,44 +398,57 @@ def restore_revision(
     return locked
 
 
+def copy_annotation(
+    original: Annotation,
+    *,
+    target: AnnotationSet,
+    actor: User | None,
+    keep_source: bool = True,
+    note: str = "",
+) -> Annotation:
+    """Copy one finding into another set as its revision 1, pointing back with `copied_from`.
+
+    With `keep_source` the copy keeps the original's source and model version ("model" stays
+    "model"), otherwise it is the actor's own work. Masks share their chunks (only the
+    manifest is copied).
+    """
+    copy = Annotation(
+        project_id=original.project_id,
+        annotation_set=target,
+        label_key=original.label_key,
+        kind=original.kind,
+        scope=original.scope,
+        study_id=original.study_id,
+        series_id=original.series_id,
+        stack_id=original.stack_id,
+        slice_index=original.slice_index,
+        data=original.data,
+        attributes=original.attributes,
+        measurements=original.measurements,
+        mask_manifest=original.mask_manifest,
+        schema_version=original.schema_version,
+        copied_from=original,
+    )
+    return commit_annotation_change(
+        copy,
+        actor=actor,
+        source=original.source if keep_source else Source.HUMAN,
+        model_version=original.model_version if keep_source else "",
+        note=note or f"copied from annotation {original.pk}",
+        created=True,
+    )
+
+
 def copy_annotations(
     *, source: AnnotationSet, target: AnnotationSet, actor: User | None
 ) -> list[Annotation]:
-    """Copy every live finding of one set into another (model starting points, adjudication).
-
-    Copies keep their source ("model" stays "model") and point back with `copied_from`, so
-    analytics can tell a pre-annotation accepted unchanged from an edited one. Masks share
-    their chunks (only the manifest is copied).
-    """
-    copies = []
-    for original in source.annotations.filter(deleted=False).order_by("pk"):
-        copy = Annotation(
-            project_id=original.project_id,
-            annotation_set=target,
-            label_key=original.label_key,
-            kind=original.kind,
-            scope=original.scope,
-            study_id=original.study_id,
-            series_id=original.series_id,
-            stack_id=original.stack_id,
-            slice_index=original.slice_index,
-            data=original.data,
-            attributes=original.attributes,
-            measurements=original.measurements,
-            mask_manifest=original.mask_manifest,
-            schema_version=original.schema_version,
-            copied_from=original,
-        )
-        commit_annotation_change(
-            copy,
-            actor=actor,
-            source=original.source,
-            model_version=original.model_version,
-            note=f"copied from annotation {original.pk}",
-            created=True,
-        )
-        copies.append(copy)
-    return copies
+    """Copy every live finding of one set into another (model starting points, adjudication),
+    keeping their source, so analytics can tell a pre-annotation accepted unchanged from an
+    edited one."""
+    return [
+        copy_annotation(original, target=target, actor=actor)
+        for original in source.annotations.filter(deleted=False).order_by("pk")
+    ]
 
 
 @transaction.atomic

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from annotator.accounts.models import User
-from annotator.labeling.annotations import commit_annotation_change, create_annotation
+from annotator.labeling.annotations import copy_annotation, create_annotation
 from annotator.labeling.models import Annotation, AnnotationSet, Source
 from annotator.projects.schema import LabelKind
 
@@ -71,29 +71,16 @@ def _vote(
 
 
 def _pool(members: list[Annotation], target: AnnotationSet, actor: User) -> list[Annotation]:
-    copies = []
-    for original in members:
-        copy = Annotation(
-            project_id=original.project_id,
-            annotation_set=target,
-            label_key=original.label_key,
-            kind=original.kind,
-            scope=original.scope,
-            study_id=original.study_id,
-            series_id=original.series_id,
-            stack_id=original.stack_id,
-            slice_index=original.slice_index,
-            data=original.data,
-            attributes=original.attributes,
-            measurements=original.measurements,
-            schema_version=original.schema_version,
-            copied_from=original,
+    return [
+        copy_annotation(
+            original,
+            target=target,
+            actor=actor,
+            keep_source=False,
+            note=f"pooled from annotation {original.pk}",
         )
-        commit_annotation_change(
-            copy, actor=actor, note=f"pooled from annotation {original.pk}", created=True
-        )
-        copies.append(copy)
-    return copies
+        for original in members
+    ]
 
 
 def _merge_masks(
