@@ -17,7 +17,6 @@ from annotator.labeling.models import (
     AnnotationRevision,
     AnnotationSet,
     Assignment,
-    AssignmentStatus,
     Comment,
     LabelingTask,
     LesionMeasurement,
@@ -25,12 +24,9 @@ from annotator.labeling.models import (
     SetKind,
     TaskStatus,
 )
+from annotator.labeling.task_state import OPEN_ASSIGNMENT
 from annotator.projects.access import Action, can, projects_where
 from annotator.projects.models import Project
-
-
-def _all_readers_projects(user: User) -> QuerySet[Project]:
-    return projects_where(user=user, action=Action.SEE_ALL_READERS)
 
 
 def list_tasks_for_user(*, user: User, project: Project) -> QuerySet[LabelingTask]:
@@ -50,11 +46,7 @@ def _reading_blind_tasks(user: User, project: Project) -> QuerySet[LabelingTask]
     return LabelingTask.objects.filter(
         project=project,
         assignments__reader=user,
-        assignments__status__in=[
-            AssignmentStatus.ASSIGNED,
-            AssignmentStatus.IN_PROGRESS,
-            AssignmentStatus.RETURNED,
-        ],
+        assignments__status__in=OPEN_ASSIGNMENT,
     )
 
 
@@ -115,7 +107,7 @@ def list_revisions(*, annotation: Annotation) -> QuerySet[AnnotationRevision]:
 def list_assignments_for_user(*, user: User, project: Project) -> QuerySet[Assignment]:
     """Return the assignments the user may see: their own, or all for reviewers and managers."""
     base = Assignment.objects.filter(task__project=project).select_related("task", "reader")
-    if project.pk in set(_all_readers_projects(user).values_list("pk", flat=True)):
+    if _sees_all(user, project):
         return base
     return base.filter(reader=user)
 
