@@ -15,7 +15,8 @@ from django.db import transaction
 from annotator.accounts.models import User
 from annotator.audit.services import diff, record_event, snapshot
 from annotator.celery import app as celery_app
-from annotator.core.errors import DomainError, StaleVersionError
+from annotator.core.errors import DomainError
+from annotator.core.versions import lock_version
 from annotator.imaging.archive import (
     ArchiveLimits,
     ArchiveReader,
@@ -260,11 +261,12 @@ def update_imaging_settings(
         StaleVersionError: the settings changed since `expected_version`.
     """
     current = get_imaging_settings(project=project)
-    locked = ImagingSettings.objects.select_for_update().get(pk=current.pk)
-    if locked.version != expected_version:
-        raise StaleVersionError(
-            "The imaging settings were changed by someone else.", current=locked
-        )
+    locked = lock_version(
+        ImagingSettings.objects.all(),
+        pk=current.pk,
+        expected_version=expected_version,
+        what="The imaging settings",
+    )
     before = snapshot(locked, SETTINGS_FIELDS)
     for name, value in changes.items():
         setattr(locked, name, value)

@@ -12,7 +12,8 @@ from django.db.models import F
 
 from annotator.accounts.models import User
 from annotator.audit.services import record_event
-from annotator.core.errors import ConflictError, NotFoundError, StaleVersionError
+from annotator.core.errors import ConflictError, NotFoundError
+from annotator.core.versions import lock_version
 from annotator.imaging.models import Stack
 from annotator.imaging.volume import stack_geometry
 from annotator.labeling.errors import InvalidAnnotationError, NotAllowedError
@@ -58,14 +59,12 @@ def lock_annotation(*, annotation_id: int, expected_version: int | None) -> Anno
     Raises:
         StaleVersionError: `expected_version` is not the stored version (carries the current).
     """
-    locked = Annotation.objects.select_for_update().get(pk=annotation_id)
-    if expected_version is not None and locked.version != expected_version:
-        raise StaleVersionError(
-            f"Annotation {locked.pk} changed since version {expected_version} "
-            f"(now {locked.version}); reload it and apply your edit again.",
-            current=locked,
-        )
-    return locked
+    return lock_version(
+        Annotation.objects.all(),
+        pk=annotation_id,
+        expected_version=expected_version,
+        what=f"Annotation {annotation_id}",
+    )
 
 
 def commit_annotation_change(

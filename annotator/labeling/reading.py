@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from annotator.accounts.models import User
 from annotator.audit.services import record_event
-from annotator.core.errors import StaleVersionError
+from annotator.core.versions import lock_version
 from annotator.labeling.errors import NotAllowedError, WorkflowError
 from annotator.labeling.models import (
     AnnotationSet,
@@ -27,14 +27,12 @@ IDLE_AFTER = timedelta(seconds=120)
 def _lock_assignment(assignment: Assignment, expected_version: int | None) -> Assignment:
     # Always the task first, then the assignment: every writer takes them in this order.
     LabelingTask.objects.select_for_update().filter(pk=assignment.task_id).exists()
-    locked = Assignment.objects.select_for_update().select_related("task").get(pk=assignment.pk)
-    if expected_version is not None and locked.version != expected_version:
-        raise StaleVersionError(
-            f"Assignment {locked.pk} changed since version {expected_version} "
-            f"(now {locked.version}).",
-            current=locked,
-        )
-    return locked
+    return lock_version(
+        Assignment.objects.select_related("task"),
+        pk=assignment.pk,
+        expected_version=expected_version,
+        what=f"Assignment {assignment.pk}",
+    )
 
 
 def _require_own(assignment: Assignment, actor: User) -> None:

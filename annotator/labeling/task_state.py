@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from annotator.accounts.models import User
 from annotator.audit.services import record_event
-from annotator.core.errors import StaleVersionError
+from annotator.core.versions import lock_version
 from annotator.labeling.errors import WorkflowError
 from annotator.labeling.models import AssignmentStatus, LabelingTask, SetKind, TaskStatus
 from annotator.projects.access import Action, require
@@ -24,13 +24,12 @@ HANDED_IN = (AssignmentStatus.SUBMITTED, AssignmentStatus.ACCEPTED)
 
 def lock_task(task: LabelingTask, expected_version: int | None) -> LabelingTask:
     """Return the task locked for update (inside a transaction), checking its version."""
-    locked = LabelingTask.objects.select_for_update().select_related("project").get(pk=task.pk)
-    if expected_version is not None and locked.version != expected_version:
-        raise StaleVersionError(
-            f"Task {locked.pk} changed since version {expected_version} (now {locked.version}).",
-            current=locked,
-        )
-    return locked
+    return lock_version(
+        LabelingTask.objects.select_related("project"),
+        pk=task.pk,
+        expected_version=expected_version,
+        what=f"Task {task.pk}",
+    )
 
 
 def refresh_task_status(task: LabelingTask) -> LabelingTask:

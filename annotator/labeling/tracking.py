@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from annotator.accounts.models import User
 from annotator.audit.services import diff, record_event, snapshot
-from annotator.core.errors import NotFoundError, StaleVersionError
+from annotator.core.errors import NotFoundError
+from annotator.core.versions import lock_version
 from annotator.imaging.models import Patient, Study
 from annotator.labeling.errors import (
     DuplicateTrackError,
@@ -123,14 +124,12 @@ def _require_owner(track: LesionTrack, actor: User) -> None:
 
 
 def _lock_track(track: LesionTrack, expected_version: int | None) -> LesionTrack:
-    locked = LesionTrack.objects.select_for_update().select_related("project").get(pk=track.pk)
-    if expected_version is not None and locked.version != expected_version:
-        raise StaleVersionError(
-            f"Lesion track {locked.pk} changed since version {expected_version} "
-            f"(now {locked.version}); reload it and apply your edit again.",
-            current=locked,
-        )
-    return locked
+    return lock_version(
+        LesionTrack.objects.select_related("project"),
+        pk=track.pk,
+        expected_version=expected_version,
+        what=f"Lesion track {track.pk}",
+    )
 
 
 @transaction.atomic

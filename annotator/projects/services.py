@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from annotator.accounts.models import User
 from annotator.audit.services import diff, record_event, snapshot
 from annotator.core.errors import ConflictError, DomainError, StaleVersionError
+from annotator.core.versions import lock_version
 from annotator.projects.models import LabelSchema, Membership, Project, Role
 from annotator.projects.schema import validate_labels
 from annotator.projects.schema_changes import SchemaChange, compare_schemas
@@ -175,11 +176,9 @@ def update_project(
         ProjectArchivedError: the project is archived and the change does not un-archive it.
         DuplicateProjectNameError, InvalidProjectError.
     """
-    locked = Project.objects.select_for_update().get(pk=project.pk)
-    if locked.version != expected_version:
-        raise StaleVersionError(
-            "The project was changed by someone else; reload it.", current=locked
-        )
+    locked = lock_version(
+        Project.objects.all(), pk=project.pk, expected_version=expected_version, what="The project"
+    )
     unknown = set(changes) - set(PROJECT_FIELDS)
     if unknown:
         raise DomainError(f"Cannot change {', '.join(sorted(unknown))}.")
