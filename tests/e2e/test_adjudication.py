@@ -3,7 +3,6 @@ reference from a merge, prunes and adds findings in the workspace, and finalizes
 a reviewer also corrects a submitted reading before accepting it."""
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,8 @@ from annotator.labeling.reading import submit_assignment
 from annotator.labeling.workflow import assign_reader
 from annotator.projects.models import Role
 from annotator.projects.services import add_member
-from tests.factories import PASSWORD, UserFactory, make_project
+from tests.e2e.browser import canvas_point, drag, log_in
+from tests.factories import UserFactory, make_project
 from tests.imaging.dicom_files import ct_files
 from tests.labeling.conftest import ingest_and_build
 
@@ -92,34 +92,12 @@ def _setup(*, submit_second: bool = True) -> tuple[Any, Any, LabelingTask, list[
     return project, reviewer, task, readings
 
 
-def _log_in(page: Any, live_server: Any, username: str) -> None:
-    page.goto(live_server.url + "/login")
-    page.get_by_test_id("login-username").fill(username)
-    page.get_by_test_id("login-password").fill(PASSWORD)
-    page.get_by_test_id("login-submit").click()
-    _expect()(page).to_have_url(re.compile(r"/projects$"))
-
-
-def _canvas_point(page: Any, i: float, j: float) -> tuple[float, float]:
-    x, y = page.evaluate("([i, j]) => window.__workspace.toCanvas(i, j)", [i, j])
-    box = page.get_by_test_id("viewport").locator("canvas").bounding_box()
-    return box["x"] + x, box["y"] + y
-
-
-def _drag(page: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
-    page.mouse.move(*start)
-    page.mouse.down()
-    page.mouse.move((start[0] + end[0]) / 2, (start[1] + end[1]) / 2, steps=4)
-    page.mouse.move(*end, steps=4)
-    page.mouse.up()
-
-
 def test_reviewer_merges_edits_and_finalizes_the_reference(
     page: Any, live_server: Any, transactional_db: None
 ) -> None:
     expect = _expect()
     project, reviewer, task, readings = _setup()
-    _log_in(page, live_server, reviewer.username)
+    log_in(page, live_server, reviewer.username)
     page.goto(f"{live_server.url}/projects/{project.pk}/tasks/{task.pk}?review=1")
     expect(page.get_by_test_id("viewport")).to_have_attribute("data-rendered", "true")
     expect(page.get_by_test_id("review-set")).to_have_count(2)
@@ -153,7 +131,7 @@ def test_reviewer_merges_edits_and_finalizes_the_reference(
     page.get_by_test_id("slice-slider").fill("4")
     expect(page.get_by_test_id("slice-number")).to_have_text(f"5 / {SLICES}")
     page.get_by_test_id("label-diameter").click()
-    _drag(page, _canvas_point(page, 16, 20), _canvas_point(page, 40, 44))
+    drag(page, canvas_point(page, 16, 20), canvas_point(page, 40, 44))
     expect(page.get_by_test_id("finding")).to_have_count(2)
     expect(page.get_by_test_id("save-status")).to_have_text("Saved")
 
@@ -192,7 +170,7 @@ def test_finalize_waits_for_every_reading_and_a_reading_can_be_corrected(
 ) -> None:
     expect = _expect()
     project, reviewer, task, readings = _setup(submit_second=False)
-    _log_in(page, live_server, reviewer.username)
+    log_in(page, live_server, reviewer.username)
     page.goto(f"{live_server.url}/projects/{project.pk}/tasks/{task.pk}?review=1")
     expect(page.get_by_test_id("viewport")).to_have_attribute("data-rendered", "true")
     expect(page.get_by_test_id("handed-in")).to_have_text("1 of 2 readings handed in")
@@ -204,7 +182,7 @@ def test_finalize_waits_for_every_reading_and_a_reading_can_be_corrected(
     expect(page.get_by_test_id("finding")).to_have_count(1)
     page.get_by_test_id("slice-slider").fill("4")
     page.get_by_test_id("label-diameter").click()
-    _drag(page, _canvas_point(page, 20, 20), _canvas_point(page, 40, 30))
+    drag(page, canvas_point(page, 20, 20), canvas_point(page, 40, 30))
     expect(page.get_by_test_id("finding")).to_have_count(2)
     expect(page.get_by_test_id("save-status")).to_have_text("Saved")
     alice = page.get_by_test_id("review-set").filter(has_text="alice")

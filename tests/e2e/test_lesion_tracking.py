@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from annotator.imaging.models import Patient, Study
 from annotator.projects.models import Role
 from annotator.projects.services import add_member
+from tests.e2e.browser import log_in
 from tests.factories import make_project
 from tests.imaging.dicom_files import ct_files
 from tests.labeling.conftest import ingest_and_build
@@ -33,11 +34,7 @@ def test_reader_tracks_a_lesion_and_reads_the_recist_response(
     studies = list(Study.objects.filter(patient=patient).order_by("study_date", "pk"))
     assert len(studies) == 3
 
-    page.goto(live_server.url + "/login")
-    page.get_by_test_id("login-username").fill("reader")
-    page.get_by_test_id("login-password").fill(PASSWORD)
-    page.get_by_test_id("login-submit").click()
-    page.wait_for_url("**/projects")
+    log_in(page, live_server, "reader")
     page.goto(f"{live_server.url}/projects/{project.pk}")
     page.get_by_test_id("project-patients").click()
     page.get_by_test_id(f"patient-link-{patient.pk}").click()

@@ -3,7 +3,6 @@ SwiftShader), scrolled, windowed, drawn on (box, length, brush), answered, saved
 submitted; what the server stored is compared with what the mouse drew."""
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,8 @@ from annotator.labeling.models import (
 from annotator.labeling.workflow import assign_reader
 from annotator.projects.models import Role
 from annotator.projects.services import add_member, update_label_schema
-from tests.factories import PASSWORD, UserFactory, make_project
+from tests.e2e.browser import canvas_point, drag, log_in
+from tests.factories import UserFactory, make_project
 from tests.imaging.dicom_files import ct_files, to_bytes
 from tests.labeling.conftest import ingest_and_build
 
@@ -168,29 +168,6 @@ def _api_as(user: Any) -> APIClient:
     return client
 
 
-def _log_in(page: Any, live_server: Any, username: str) -> None:
-    page.goto(live_server.url + "/login")
-    page.get_by_test_id("login-username").fill(username)
-    page.get_by_test_id("login-password").fill(PASSWORD)
-    page.get_by_test_id("login-submit").click()
-    _expect()(page).to_have_url(re.compile(r"/projects$"))
-
-
-def _canvas_point(page: Any, i: float, j: float) -> tuple[float, float]:
-    """Page coordinates of voxel (i, j) on the shown slice (the viewport's own transform)."""
-    x, y = page.evaluate("([i, j]) => window.__workspace.toCanvas(i, j)", [i, j])
-    box = page.get_by_test_id("viewport").locator("canvas").bounding_box()
-    return box["x"] + x, box["y"] + y
-
-
-def _drag(page: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
-    page.mouse.move(*start)
-    page.mouse.down()
-    page.mouse.move((start[0] + end[0]) / 2, (start[1] + end[1]) / 2, steps=4)
-    page.mouse.move(*end, steps=4)
-    page.mouse.up()
-
-
 def _mouse_ij(page: Any, point: tuple[float, float]) -> list[float]:
     """Where a page point falls in voxel indices (through the viewport's canvas transform)."""
     box = page.get_by_test_id("viewport").locator("canvas").bounding_box()
@@ -202,7 +179,7 @@ def _mouse_ij(page: Any, point: tuple[float, float]) -> list[float]:
 def test_reader_labels_a_ct_task(page: Any, live_server: Any, transactional_db: None) -> None:
     expect = _expect()
     project, reader, task = _setup()
-    _log_in(page, live_server, reader.username)
+    log_in(page, live_server, reader.username)
 
     page.goto(f"{live_server.url}/projects/{project.pk}/tasks/{task.pk}")
     viewport = page.get_by_test_id("viewport")
@@ -255,8 +232,8 @@ def test_reader_labels_a_ct_task(page: Any, live_server: Any, transactional_db: 
 
     # A length: the server keeps the voxel points the mouse went to, and measures like Cornerstone.
     page.get_by_test_id("label-diameter").click()
-    start, end = _canvas_point(page, 20 * S, 22 * S), _canvas_point(page, 44 * S, 40 * S)
-    _drag(page, start, end)
+    start, end = canvas_point(page, 20 * S, 22 * S), canvas_point(page, 44 * S, 40 * S)
+    drag(page, start, end)
     expect(page.get_by_test_id("finding")).to_have_count(1)
     expect(page.get_by_test_id("save-status")).to_have_text("Saved")
     shown_mm = page.evaluate(
@@ -284,8 +261,8 @@ def test_reader_labels_a_ct_task(page: Any, live_server: Any, transactional_db: 
 
     # A box.
     page.get_by_test_id("label-lesion_box").click()
-    box_start, box_end = _canvas_point(page, 8 * S, 10 * S), _canvas_point(page, 24 * S, 30 * S)
-    _drag(page, box_start, box_end)
+    box_start, box_end = canvas_point(page, 8 * S, 10 * S), canvas_point(page, 24 * S, 30 * S)
+    drag(page, box_start, box_end)
     expect(page.get_by_test_id("finding")).to_have_count(2)
     # The new drawing is selected: its typed attributes are edited in the side panel.
     selected = page.get_by_test_id("selected-finding")
@@ -300,7 +277,7 @@ def test_reader_labels_a_ct_task(page: Any, live_server: Any, transactional_db: 
 
     # A brush stroke on the mask label.
     page.get_by_test_id("label-organ").click()
-    _drag(page, _canvas_point(page, 30 * S, 30 * S), _canvas_point(page, 40 * S, 34 * S))
+    drag(page, canvas_point(page, 30 * S, 30 * S), canvas_point(page, 40 * S, 34 * S))
     expect(page.get_by_test_id("segment-organ")).to_be_visible()
     expect(page.get_by_test_id("finding")).to_have_count(3)
 
@@ -370,7 +347,7 @@ def test_conflict_keeps_local_work_and_shortcuts_help(
     expect = _expect()
     project, reader, task = _setup()
     browser_errors.allow_response("/annotations/", 409)
-    _log_in(page, live_server, reader.username)
+    log_in(page, live_server, reader.username)
     page.goto(f"{live_server.url}/projects/{project.pk}/tasks/{task.pk}")
     expect(page.get_by_test_id("viewport")).to_have_attribute(
         "data-stack-loaded", "true", timeout=LOAD_MS
@@ -455,7 +432,7 @@ def test_reviewer_rejects_and_reader_sees_the_comment(
     submitted = as_reader.post(f"{base}/assignments/{reading.pk}/submit/", {}, format="json")
     assert submitted.status_code == 200, submitted.content
 
-    _log_in(page, live_server, reviewer.username)
+    log_in(page, live_server, reviewer.username)
     page.goto(f"{live_server.url}/projects/{project.pk}/tasks/{task.pk}?review=1")
     expect(page.get_by_test_id("viewport")).to_have_attribute("data-rendered", "true")
     reviewed = page.get_by_test_id("review-set")
@@ -477,7 +454,7 @@ def test_reviewer_rejects_and_reader_sees_the_comment(
     assert reading.status == "returned"
 
     page.context.clear_cookies()
-    _log_in(page, live_server, reader.username)
+    log_in(page, live_server, reader.username)
     page.goto(f"{live_server.url}/projects/{project.pk}/tasks/{task.pk}")
     expect(page.get_by_test_id("review-comment")).to_contain_text("misses the nodule")
     expect(page.get_by_test_id("submit")).to_be_visible()  # the reading is open again
@@ -498,7 +475,7 @@ def test_point_bidirectional_polygon_polyline_round_trip(
     expect = _expect()
     project, reader, task = _setup(model=True)
     reading = Assignment.objects.get(task=task, reader=reader)
-    _log_in(page, live_server, reader.username)
+    log_in(page, live_server, reader.username)
     page.goto(f"{live_server.url}/projects/{project.pk}/tasks/{task.pk}")
     expect(page.get_by_test_id("viewport")).to_have_attribute("data-rendered", "true")
     page.get_by_test_id("slice-slider").fill("2")
@@ -508,22 +485,22 @@ def test_point_bidirectional_polygon_polyline_round_trip(
     expect(page.get_by_test_id("finding").first).to_contain_text("model")
 
     page.get_by_test_id("label-marker").click()
-    spot = _canvas_point(page, 12, 14)
+    spot = canvas_point(page, 12, 14)
     page.mouse.click(*spot)
     expect(page.get_by_test_id("finding")).to_have_count(2)
 
     page.get_by_test_id("label-recist").click()
-    _drag(page, _canvas_point(page, 20, 20), _canvas_point(page, 40, 36))
+    drag(page, canvas_point(page, 20, 20), canvas_point(page, 40, 36))
     expect(page.get_by_test_id("finding")).to_have_count(3)
 
     page.get_by_test_id("label-outline").click()
     ring = [(30, 10), (40, 12), (44, 20), (38, 26), (30, 22), (29, 12), (30, 10.2)]
-    _trace(page, [_canvas_point(page, i, j) for i, j in ring])
+    _trace(page, [canvas_point(page, i, j) for i, j in ring])
     expect(page.get_by_test_id("finding")).to_have_count(4)
 
     page.get_by_test_id("label-path").click()
     line = [(8, 40), (14, 46), (20, 44), (26, 52)]
-    _trace(page, [_canvas_point(page, i, j) for i, j in line])
+    _trace(page, [canvas_point(page, i, j) for i, j in line])
     expect(page.get_by_test_id("finding")).to_have_count(5)
     expect(page.get_by_test_id("save-status")).to_have_text("Saved")
 
@@ -566,10 +543,10 @@ def test_point_bidirectional_polygon_polyline_round_trip(
     page.get_by_test_id("tool-w").click()
     page.get_by_test_id("slice-slider").fill("2")
     expect(page.get_by_test_id("slice-number")).to_have_text(f"3 / {SLICES}")
-    corner = _canvas_point(page, 16, 18)
+    corner = canvas_point(page, 16, 18)
     page.mouse.move(corner[0] + 3, corner[1] + 3)
     page.mouse.move(*corner, steps=2)
-    _drag(page, corner, _canvas_point(page, 20, 22))
+    drag(page, corner, canvas_point(page, 20, 22))
     expect(page.locator("[data-testid=finding][data-label=lesion_box]")).not_to_contain_text(
         "model"
     )
@@ -611,7 +588,7 @@ def test_a_radiograph_opens_as_a_one_image_stack(
     task = LabelingTask.objects.get(series=series)
     reading = assign_reader(task=task, actor=manager, reader=reader)
 
-    _log_in(page, live_server, reader.username)
+    log_in(page, live_server, reader.username)
     page.goto(f"{live_server.url}/projects/{project.pk}/tasks/{task.pk}")
     expect(page.get_by_test_id("viewport")).to_have_attribute(
         "data-stack-loaded", "true", timeout=LOAD_MS
@@ -620,7 +597,7 @@ def test_a_radiograph_opens_as_a_one_image_stack(
     expect(page.get_by_test_id("slice-slider")).to_have_count(0)
     assert page.evaluate(CANVAS_STATS)["distinct"] > 8
     page.get_by_test_id("label-marker").click()
-    spot = _canvas_point(page, 120, 90)
+    spot = canvas_point(page, 120, 90)
     page.mouse.click(*spot)
     expect(page.get_by_test_id("save-status")).to_have_text("Saved")
     marker = Annotation.objects.get(annotation_set=reading.annotation_set, label_key="marker")
@@ -648,11 +625,11 @@ def test_an_image_task_opens_on_its_own_slice_and_saves_there(
     assert k is not None
     slot = assign_reader(task=task, actor=manager, reader=reader)
 
-    _log_in(page, live_server, "reader")
+    log_in(page, live_server, "reader")
     page.goto(f"{live_server.url}/projects/{project.pk}/tasks/{task.pk}")
     expect(page.get_by_test_id("slice-number")).to_have_text(f"{k + 1} / {SLICES}")
     page.get_by_test_id("label-diameter").click()
-    _drag(page, _canvas_point(page, 5, 5), _canvas_point(page, 12, 5))
+    drag(page, canvas_point(page, 5, 5), canvas_point(page, 12, 5))
     expect(page.get_by_test_id("save-status")).to_have_text("Saved")
     [length] = Annotation.objects.filter(annotation_set=slot.annotation_set, label_key="diameter")
     assert length.slice_index == k

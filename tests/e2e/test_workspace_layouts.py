@@ -12,7 +12,8 @@ from annotator.labeling.models import LabelingTask
 from annotator.labeling.workflow import assign_reader
 from annotator.projects.models import Role
 from annotator.projects.services import add_member, update_label_schema
-from tests.factories import PASSWORD, UserFactory, make_project
+from tests.e2e.browser import log_in
+from tests.factories import UserFactory, make_project
 from tests.imaging.dicom_files import to_bytes
 from tests.labeling.conftest import ingest_and_build
 
@@ -77,11 +78,7 @@ def _project(modality: str) -> tuple[Any, Any, Any]:
 
 
 def _open(page: Any, live_server: Any, project: Any, task: LabelingTask, username: str) -> None:
-    page.goto(live_server.url + "/login")
-    page.get_by_test_id("login-username").fill(username)
-    page.get_by_test_id("login-password").fill(PASSWORD)
-    page.get_by_test_id("login-submit").click()
-    _expect()(page).to_have_url(re.compile(r"/projects$"))
+    log_in(page, live_server, username)
     page.goto(f"{live_server.url}/projects/{project.pk}/tasks/{task.pk}")
 
 
