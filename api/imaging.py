@@ -19,7 +19,12 @@ from annotator.accounts.models import User
 from annotator.core.errors import DomainError
 from annotator.imaging.ingest import get_imaging_settings
 from annotator.imaging.models import ImagingSettings, PseudonymEntry, Series, Stack, Study
-from annotator.imaging.selectors import list_pseudonyms, list_series, list_studies
+from annotator.imaging.selectors import (
+    list_pseudonyms,
+    list_series,
+    list_stack_frames,
+    list_studies,
+)
 from annotator.imaging.services import (
     SETTINGS_FIELDS,
     stage_stream,
@@ -254,22 +259,15 @@ class SeriesViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectSco
         """The images of one stack in slice order (k): what a viewer loads over WADO-RS."""
         series = self.get_object()
         stack = get_object_or_404(Stack, series=series, index=int(index))
-        frames: list[dict[str, Any]] = []
-        for sop_instance_uid, count in (
-            stack.instances.order_by("stack_position", "pk")
-            .values_list("sop_instance_uid", "number_of_frames")
-            .iterator()
-        ):
-            for frame in range(1, (count or 1) + 1):
-                frames.append(
-                    {"k": len(frames), "sop_instance_uid": sop_instance_uid, "frame": frame}
-                )
         return Response(
             {
                 "stack": stack.pk,
                 "study_instance_uid": series.study.study_instance_uid,
                 "series_instance_uid": series.series_instance_uid,
-                "frames": frames,
+                "frames": [
+                    {"k": k, "sop_instance_uid": sop_instance_uid, "frame": frame}
+                    for k, (sop_instance_uid, frame) in enumerate(list_stack_frames(stack=stack))
+                ],
             }
         )
 

@@ -2,13 +2,13 @@
 
 from typing import Any
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers
 
 from annotator.accounts.models import User
 from annotator.imaging.models import Patient, Study
-from annotator.labeling.selectors import list_patients_for_user, list_tracks_for_user
+from annotator.labeling.selectors import count_tracks_by_patient, list_patients_for_user
 from api.auth import request_user
 from api.scoping import ProjectScopedViewSet
 
@@ -60,13 +60,7 @@ class PatientViewSet(
     def get_serializer_context(self) -> dict[str, Any]:
         context = dict(super().get_serializer_context())
         if not getattr(self, "swagger_fake_view", False):
-            tracks = list_tracks_for_user(
+            context["track_counts"] = count_tracks_by_patient(
                 user=request_user(self.request), project=self.get_project()
-            )
-            context["track_counts"] = dict(
-                tracks.order_by()
-                .values_list("patient_id")
-                .annotate(n=Count("pk"))
-                .values_list("patient_id", "n")
             )
         return context

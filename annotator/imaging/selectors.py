@@ -32,6 +32,18 @@ def list_instances(*, series: Series) -> QuerySet[Instance]:
     )
 
 
+def list_stack_frames(*, stack: Stack) -> list[tuple[str, int]]:
+    """Return (SOP Instance UID, frame number from 1) of each image of a stack, in slice order
+    k (a multi-frame instance gives one entry per frame): what a viewer loads over WADO-RS."""
+    return [
+        (sop_instance_uid, frame)
+        for sop_instance_uid, count in stack.instances.order_by("stack_position", "pk")
+        .values_list("sop_instance_uid", "number_of_frames")
+        .iterator()
+        for frame in range(1, (count or 1) + 1)
+    ]
+
+
 def list_pseudonyms(*, project: Project) -> QuerySet[PseudonymEntry]:
     """Return the project's pseudonym map (managers only: check before calling)."""
     return (

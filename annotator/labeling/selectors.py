@@ -6,7 +6,7 @@ until it is done; afterwards, and always for reviewers and managers, every set i
 
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from annotator.accounts.models import User
 from annotator.core.errors import NotFoundError
@@ -215,3 +215,14 @@ def evaluate_patient(*, user: User, project: Project, patient: Patient) -> Patie
     points = [recist.TimePoint(study_id=s.pk, date=s.study_date) for s in ordered]
     result = recist.evaluate(time_points=points, lesions=lesions)
     return PatientRecist(patient=patient, tracks=tracks, studies=studies, result=result)
+
+
+def count_tracks_by_patient(*, user: User, project: Project) -> dict[int, int]:
+    """Return {patient id: lesion tracks the user sees} for the project."""
+    return dict(
+        list_tracks_for_user(user=user, project=project)
+        .order_by()
+        .values_list("patient_id")
+        .annotate(n=Count("pk"))
+        .values_list("patient_id", "n")
+    )
