@@ -1,0 +1,1 @@
+"""Predictors: pure functions of a volume (numpy in, masks and scores out), no Django."""
