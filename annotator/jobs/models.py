@@ -22,6 +22,8 @@ class JobKind(models.TextChoices):
     AUDIT_EXPORT = "audit_export", "Audit log export"
     INGEST_UPLOAD = "ingest_upload", "Image upload ingest"
     PACS_PULL = "pacs_pull", "Pull from a PACS"
+    PREANNOTATE = "preannotate", "Model pre-annotation"
+    TRAIN_MODEL = "train_model", "Model training"
 
 
 class Job(models.Model):
