@@ -185,6 +185,10 @@ SPECTACULAR_SETTINGS = {
         "TaskUnitEnum": "annotator.projects.models.TaskUnit",
         "TaskStatusEnum": "annotator.labeling.models.TaskStatus",
         "AssignmentStatusEnum": "annotator.labeling.models.AssignmentStatus",
+        "ModelKindEnum": "ml_assist.models.ModelKind",
+        "ModelSourceEnum": "ml_assist.models.ModelSource",
+        "SourceEnum": "annotator.labeling.models.Source",
+        "PredictionStatusEnum": "ml_assist.models.PredictionStatus",
     },
 }
 

@@ -14,6 +14,8 @@ from api.imaging import (
 )
 from api.jobs import AuditExportView, JobViewSet
 from api.meta import MetaView
+from api.ml_models import MlSettingsView, RegisteredModelViewSet
+from api.ml_training import ModelTrainingView
 from api.pacs import PacsConnectionViewSet
 from api.patients import PatientViewSet
 from api.projects import LabelSchemaViewSet, MembershipViewSet, ProjectViewSet
@@ -122,6 +124,53 @@ urlpatterns = [
     path("projects/<int:project_pk>/", include("api.labeling_imports")),
     path("projects/<int:project_pk>/", include("api.labeling_tracking")),
     path("projects/<int:project_pk>/", include("api.labeling_progress")),
+    path("projects/<int:project_pk>/", include("api.ml_interactive")),
+    path("projects/<int:project_pk>/", include("api.ml_analytics")),
+    path(
+        "projects/<int:project_pk>/models/",
+        RegisteredModelViewSet.as_view({"get": "list", "post": "create"}),
+        name="project-models",
+    ),
+    path(
+        "projects/<int:project_pk>/models/builtin/",
+        RegisteredModelViewSet.as_view({"post": "register_builtin"}),
+        name="project-models-builtin",
+    ),
+    path(
+        "projects/<int:project_pk>/models/builtins/",
+        RegisteredModelViewSet.as_view({"get": "builtins"}),
+        name="project-models-builtins",
+    ),
+    path(
+        "projects/<int:project_pk>/models/train/",
+        ModelTrainingView.as_view(),
+        name="project-models-train",
+    ),
+    path(
+        "projects/<int:project_pk>/models/<int:pk>/",
+        RegisteredModelViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
+        name="project-model",
+    ),
+    path(
+        "projects/<int:project_pk>/models/<int:pk>/deactivate/",
+        RegisteredModelViewSet.as_view({"post": "deactivate"}),
+        name="project-model-deactivate",
+    ),
+    path(
+        "projects/<int:project_pk>/models/<int:pk>/predict/",
+        RegisteredModelViewSet.as_view({"post": "predict"}),
+        name="project-model-predict",
+    ),
+    path(
+        "projects/<int:project_pk>/models/<int:pk>/predictions/",
+        RegisteredModelViewSet.as_view({"get": "predictions"}),
+        name="project-model-predictions",
+    ),
+    path(
+        "projects/<int:project_pk>/ml-settings/",
+        MlSettingsView.as_view(),
+        name="project-ml-settings",
+    ),
     path(
         "projects/<int:project_pk>/patients/",
         PatientViewSet.as_view({"get": "list"}),

@@ -74,6 +74,10 @@ class RegisteredModel(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    revision = models.PositiveIntegerField(
+        default=1,
+        help_text="Bumped on every edit (optimistic concurrency; `version` is the model's).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -15,6 +15,8 @@ from annotator.accounts.models import User
 from annotator.audit.services import record_event
 from annotator.core.errors import NotFoundError
 from annotator.imaging.models import Instance, Series, SeriesStatus
+from annotator.jobs.models import JobKind
+from annotator.jobs.services import enqueue_job
 from annotator.labeling.errors import NotAllowedError, WorkflowError
 from annotator.labeling.models import (
     AnnotationSet,
@@ -91,7 +93,21 @@ def open_tasks_for_series(*, series: Series) -> list[LabelingTask]:
     ) or _reload_created(project, series, len(created))
     if tasks and project.auto_assign:
         distribute_tasks(project=project, actor=None, tasks=tasks)
+    if tasks and project.preannotate_on_ingest:
+        _queue_preannotation(project, tasks)
     return tasks
+
+
+def _queue_preannotation(project: Project, tasks: list[LabelingTask]) -> None:
+    """Have the project's active model(s) pre-annotate new tasks (a gpu job, sent on commit,
+    by job kind: the core does not import ml_assist). After dealing, so readers get seeded."""
+    enqueue_job(
+        kind=JobKind.PREANNOTATE,
+        created_by=None,
+        project=project,
+        queue="gpu",
+        params={"task_ids": [t.pk for t in tasks], "trigger": "ingest"},
+    )
 
 
 def _reload_created(project: Project, series: Series, count: int) -> list[LabelingTask]:

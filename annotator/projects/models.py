@@ -52,6 +52,12 @@ class Project(models.Model):
         default=True, help_text="Deal new tasks to readers, balanced; otherwise readers claim."
     )
     archived = models.BooleanField(default=False)
+    preannotate_on_ingest = models.BooleanField(
+        default=False, help_text="The active model(s) pre-annotate every newly opened task."
+    )
+    triage_sets_priority = models.BooleanField(
+        default=False, help_text="A model's triage score sets task priority (round(score*100))."
+    )
     display_settings = models.JSONField(
         default=dict, blank=True, validators=[validate_display_settings]
     )

@@ -2,6 +2,7 @@ import { NavLink, Navigate, useParams } from "react-router";
 import { ApiError, api } from "../api";
 import { Badge, ErrorAlert, Loading } from "../components/ui";
 import { useAsync } from "../hooks/useAsync";
+import { ModelsTab } from "../models/ModelsTab";
 import { SchemaTab } from "../schema/SchemaTab";
 import type { Project, Role } from "../types";
 import { AuditTab } from "./project/AuditTab";
@@ -19,6 +20,7 @@ const TABS = [
   { id: "tasks", title: "Tasks", roles: ["manager"] },
   { id: "progress", title: "Progress", roles: null },
   { id: "import", title: "Import", roles: ["manager"] },
+  { id: "models", title: "Models", roles: null },
   { id: "settings", title: "Settings", roles: null },
   { id: "schema", title: "Label schema", roles: null },
   { id: "members", title: "Members", roles: null },
@@ -90,6 +92,7 @@ export function ProjectPage() {
         {current === "tasks" && isManager && <TasksTab project={p} />}
         {current === "progress" && <ProgressTab project={p} />}
         {current === "import" && isManager && <ImportTab project={p} />}
+        {current === "models" && <ModelsTab project={p} />}
         {current === "settings" && <SettingsTab project={p} onSaved={(next) => project.setData(next)} onReload={project.reload} />}
         {current === "schema" && <SchemaTab project={p} onSchemaSaved={project.reload} />}
         {current === "members" && <MembersTab project={p} onChanged={project.reload} />}

@@ -27,6 +27,9 @@ interface SidePanelProps {
   masks: MaskLayers | null;
   activeLabel: string | null;
   eraser: boolean;
+  /** The AI region tool is on (click or box -> server segmentation into the mask). */
+  aiRegion?: boolean;
+  chooseAiRegion?(key?: string | null): void;
   brushSize: number;
   selected: string | null;
   chooseLabel(key: string | null, erase?: boolean): void;
@@ -104,12 +107,23 @@ export function SidePanel(props: SidePanelProps) {
                 </ul>
                 {activeLabel && labelsByKey.get(activeLabel)?.kind === "mask" && (
                   <div className="ws-brush" data-testid="brush-options">
-                    <button type="button" className={!eraser ? "active" : ""} onClick={() => chooseLabel(activeLabel)} data-testid="brush">
+                    <button type="button" className={!eraser && !props.aiRegion ? "active" : ""} onClick={() => chooseLabel(activeLabel)} data-testid="brush">
                       Brush
                     </button>
                     <button type="button" className={eraser ? "active" : ""} onClick={() => chooseLabel(activeLabel, true)} data-testid="eraser">
                       Eraser
                     </button>
+                    {props.chooseAiRegion && (
+                      <button
+                        type="button"
+                        className={props.aiRegion ? "active" : ""}
+                        onClick={() => props.chooseAiRegion?.(activeLabel)}
+                        data-testid="ai-region"
+                        title="Click a structure or drag a box around it: the server segments it into this label (A)"
+                      >
+                        AI region
+                      </button>
+                    )}
                     <label className="field-inline">
                       Size
                       <input type="range" min={1} max={64} value={brushSize} onChange={(e) => props.changeBrush(Number(e.target.value))} data-testid="brush-size" />

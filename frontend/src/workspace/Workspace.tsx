@@ -7,6 +7,8 @@ import { annotation as csAnnotation } from "@cornerstonejs/tools";
 import { api } from "../api";
 import { ErrorAlert, Badge } from "../components/ui";
 import { TOOL } from "../viewer/StackViewer";
+import { maskLabelFor, useAiRegion } from "./aiRegion";
+import { AiRegionOverlay, aiRegionStatus } from "./AiRegionOverlay";
 import { CineControls, useCine } from "./CineControls";
 import { findingSlice, toolForKind } from "./drawings";
 import { HangingView } from "./HangingView";
@@ -61,6 +63,7 @@ export function Workspace({ data, onEditSet }: { data: WorkspaceData; onEditSet?
   const [activeLabel, setActiveLabel] = useState<string | null>(null);
   const [navTool, setNavTool] = useState<string>(TOOL.windowLevel);
   const [eraser, setEraser] = useState(false);
+  const [aiRegion, setAiRegion] = useState(false);
   const [brushSize, setBrushSize] = useState(4);
   const [help, setHelp] = useState(false);
   const [selected, setSelected] = useState<string | null>(null);
@@ -147,6 +150,7 @@ export function Workspace({ data, onEditSet }: { data: WorkspaceData; onEditSet?
       }
       if (!editable) return;
       setActiveLabel(key);
+      setAiRegion(false);
       if (label.kind === "mask") {
         masksRef.current?.activate(label);
         viewer.setPrimaryTool(erase ? TOOL.eraser : TOOL.brush);
@@ -165,9 +169,34 @@ export function Workspace({ data, onEditSet }: { data: WorkspaceData; onEditSet?
       setNavTool(tool);
       setActiveLabel(null);
       setEraser(false);
+      setAiRegion(false);
     },
     [viewerRef],
   );
+
+  /** The AI region tool on a mask label (the active one, else the first mask label). */
+  const chooseAiRegion = useCallback(
+    (key?: string | null) => {
+      const mask = maskLabelFor(labels, labelsByKey.get(key ?? activeLabel ?? ""));
+      const viewer = viewerRef.current;
+      if (!mask || !viewer || !ready || !editable) return;
+      chooseLabel(mask.key);
+      viewer.setPrimaryTool(TOOL.windowLevel); // no brush cursor; left presses go to the tool
+      setAiRegion(true);
+    },
+    [labelsByKey, activeLabel, labels, viewerRef, ready, editable, chooseLabel],
+  );
+  const ai = useAiRegion({
+    enabled: aiRegion && editable && ready,
+    elementRef,
+    viewerRef,
+    masksRef,
+    store,
+    projectId,
+    taskId: task.id,
+    stackId: stack.id,
+    label: activeLabel ? labelsByKey.get(activeLabel) : undefined,
+  });
 
   const applyPreset = useCallback((preset: WindowPreset) => viewerRef.current?.setWindow(preset.center, preset.width), [viewerRef]);
 
@@ -247,6 +276,7 @@ export function Workspace({ data, onEditSet }: { data: WorkspaceData; onEditSet?
     changeBrush,
     deleteSelected,
     toggleCine: cine.enabled ? cine.toggle : undefined,
+    chooseAiRegion,
   });
 
   const status = snapshot.status;
@@ -269,8 +299,10 @@ export function Workspace({ data, onEditSet }: { data: WorkspaceData; onEditSet?
         {inverted ? " · inverted" : ""}
       </div>
       <div className="ws-overlay ws-overlay-bl muted">
-        {activeLabel ? `${labelsByKey.get(activeLabel)?.name ?? ""}${eraser ? " (eraser)" : ""}` : NAV_TOOLS.find((t) => t.tool === navTool)?.name}
+        {activeLabel ? `${labelsByKey.get(activeLabel)?.name ?? ""}${eraser ? " (eraser)" : aiRegion ? " (AI region)" : ""}` : NAV_TOOLS.find((t) => t.tool === navTool)?.name}
+        <span data-testid="ai-region-status">{aiRegionStatus(aiRegion, ai)}</span>
       </div>
+      <AiRegionOverlay on={aiRegion} state={ai} />
       {phase === "loading" && <div className="ws-overlay ws-center muted">Loading images…</div>}
       {phase === "error" && (
         <div className="ws-overlay ws-center" data-testid="load-error">
@@ -383,6 +415,8 @@ export function Workspace({ data, onEditSet }: { data: WorkspaceData; onEditSet?
           masks={masksRef.current}
           activeLabel={activeLabel}
           eraser={eraser}
+          aiRegion={aiRegion}
+          chooseAiRegion={chooseAiRegion}
           brushSize={brushSize}
           selected={selected}
           chooseLabel={chooseLabel}

@@ -42,6 +42,7 @@ export const SHORTCUTS: Shortcut[] = [
   { keys: "Y", what: "Polyline" },
   { keys: "M", what: "Brush (first mask label)" },
   { keys: "E", what: "Eraser on the active mask label" },
+  { keys: "A", what: "AI region: click a structure or drag a box around it (active mask label)" },
   { keys: "[ / ]", what: "Smaller / larger brush" },
   { keys: "Delete", what: "Delete the selected drawing" },
   { keys: "Ctrl+S", what: "Save now" },

@@ -39,6 +39,8 @@ export interface KeyContext {
   deleteSelected(key: string | null): void;
   /** Play/pause cine (Space); absent when the stack is not a cine. */
   toggleCine?: () => void;
+  /** The AI region tool on the active (or first) mask label (A). */
+  chooseAiRegion?: (key?: string | null) => void;
 }
 
 function handleKey(event: KeyboardEvent, c: KeyContext): void {
@@ -125,6 +127,8 @@ function handleKey(event: KeyboardEvent, c: KeyContext): void {
       c.toggleInvert();
     } else if (lower === "r") {
       c.reset();
+    } else if (lower === "a" && c.chooseAiRegion) {
+      c.chooseAiRegion(c.activeLabel);
     } else if (lower === "e") {
       const current = c.activeLabel ? c.labelsByKey.get(c.activeLabel) : undefined;
       const mask = current?.kind === "mask" ? current : c.labels.find((l) => l.kind === "mask");
