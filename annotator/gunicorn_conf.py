@@ -38,5 +38,8 @@ def describe(env: Mapping[str, str]) -> str:
 
 workers, worker_class, threads, keepalive = _settings(os.environ)
 timeout = 120
+# Import Django and every view once in the master (annotator/wsgi.py resolves the URLs), so
+# each forked worker starts warm and shares those pages: no first request pays ~0.6 s.
+preload_app = True
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 forwarded_allow_ips = "*"

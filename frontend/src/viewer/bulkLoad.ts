@@ -168,11 +168,23 @@ export async function loadSeriesInOneRequest(seriesUrl: string, imageIds: string
   const loads: Promise<unknown>[] = [];
   const started = new Set<string>();
   let count = 0;
+  // The count drives a progress display: report it once per frame, not once per image (300
+  // renders of the page would cost more than the decoding).
+  let scheduled = false;
+  const report = () => {
+    if (scheduled) return;
+    scheduled = true;
+    requestAnimationFrame(() => {
+      scheduled = false;
+      onLoaded(count);
+    });
+  };
   const load = (imageId: string) => {
     started.add(imageId);
     const done = () => {
       received.delete(imageId);
-      onLoaded(++count);
+      count += 1;
+      report();
     };
     loads.push(imageLoader.loadAndCacheImage(imageId).then(done, done));
   };
@@ -193,4 +205,5 @@ export async function loadSeriesInOneRequest(seriesUrl: string, imageIds: string
   }
   for (const imageId of imageIds) if (!started.has(imageId)) load(imageId);
   await Promise.all(loads);
+  onLoaded(count);
 }
