@@ -83,11 +83,13 @@ export function useViewerStartup({ data, elementRef, store, mySet, labelsByKey, 
         performance.mark("workspace-first-image");
         element.dataset.rendered = "true";
       };
-      await viewer.open(ids, Math.min(Math.max(data.startSlice, 0), ids.length - 1));
-      if (cancelled) return;
-      // The rest of the stack in one bulk data request, while findings and masks load.
+      // The whole stack in one bulk data request, alongside the shown slice's own request and
+      // while findings and masks load (awaited last; a cancelled page drops it quietly).
       const seriesUrl = `${dicomwebRoot(projectId)}/studies/${frames.study_instance_uid}/series/${frames.series_instance_uid}`;
       const stackLoaded = loadSeriesInOneRequest(seriesUrl, ids, setLoaded, controller.signal);
+      stackLoaded.catch(() => undefined);
+      await viewer.open(ids, Math.min(Math.max(data.startSlice, 0), ids.length - 1));
+      if (cancelled) return;
       const initial = data.presets.find((p) => p.name.toLowerCase() === data.initialWindow.toLowerCase());
       if (initial) viewer.setWindow(initial.center, initial.width);
       else setVoi(viewer.getVoi());
