@@ -54,13 +54,15 @@ typecheck: $(VENV_STAMP)
 pytest: $(VENV_STAMP) services
 	$(BIN)/pytest
 
-# Speed figures (not part of the suite): ingest through the API and rendered slices under load.
-bench: $(VENV_STAMP) services
+# Speed figures (not part of the suite): ingest through the API, rendered slices and frames under
+# load, and a task page loading a whole CT in headless Chromium (needs chromium and npm run build).
+bench: $(VENV_STAMP) $(FRONTEND_STAMP) services
 	@command -v wrk >/dev/null || echo "wrk is missing: apt-get install -y wrk (render figures need it)"
 	$(BIN)/python tests/benchmarks/bench_render.py
 	$(BIN)/python tests/benchmarks/bench_masks.py
 	$(BIN)/python tests/benchmarks/bench_frames.py
 	$(BIN)/python tests/benchmarks/bench_imaging.py
+	$(BIN)/python tests/benchmarks/bench_browser_load.py
 
 clean:
 	rm -rf var/ frontend/dist

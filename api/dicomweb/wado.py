@@ -28,6 +28,7 @@ from api.dicomweb.base import (
     instance_url,
     instances_of,
 )
+from api.dicomweb.bulk import bulk_data_response, wants_bulk_data
 from api.dicomweb.multipart import encode_parts, multipart_type, new_boundary
 from api.dicomweb.negotiation import (
     MediaRange,
@@ -57,7 +58,7 @@ def _file_chunks(name: str, convert: Callable[[IO[bytes]], bytes] | None) -> Ite
 
 
 class RetrieveInstancesView(DicomWebView):
-    """GET a study, series or instance as multipart/related; type="application/dicom"."""
+    """GET a study, series or instance: DICOM files, or every frame's pixels as bulk data."""
 
     def get(
         self,
@@ -68,14 +69,22 @@ class RetrieveInstancesView(DicomWebView):
         instance: str | None = None,
     ) -> HttpResponseBase:
         project = self.get_project()
+        ranges = accept_ranges(request)
+        if wants_bulk_data(ranges):
+            located = instances_of(project, study, series, instance).values_list(
+                "pk",
+                "file",
+                "transfer_syntax_uid",
+                "series__series_instance_uid",
+                "sop_instance_uid",
+            )
+            return bulk_data_response(list(located), ranges, self.studies_url(project), study)
         rows = list(
             instances_of(project, study, series, instance).values_list(
                 "file", "transfer_syntax_uid"
             )
         )
-        choice = choose_dicom(
-            accept_ranges(request), {ts for _, ts in rows}, single=instance is not None
-        )
+        choice = choose_dicom(ranges, {ts for _, ts in rows}, single=instance is not None)
         target = choice.transfer_syntax
         convert = transcoder(target)
         if not choice.multipart:

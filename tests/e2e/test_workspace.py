@@ -26,6 +26,7 @@ from annotator.labeling.workflow import assign_reader
 from annotator.projects.models import Role
 from annotator.projects.services import add_member, update_label_schema
 from tests.e2e.browser import canvas_point, drag, log_in
+from tests.e2e.timing import FPS, NETWORK
 from tests.factories import UserFactory, make_project
 from tests.imaging.dicom_files import ct_files, to_bytes
 from tests.labeling.conftest import ingest_and_build
@@ -91,40 +92,6 @@ CANVAS_STATS = """() => {
     sum += v;
   }
   return { distinct: seen.size, mean: sum / (data.length / 4), w: canvas.width, h: canvas.height };
-}"""
-
-NETWORK = """() => {
-  const entries = performance.getEntriesByType('resource');
-  const meta = entries.find((e) => e.name.endsWith('/metadata'));
-  const frames = entries.filter((e) => e.name.includes('/frames/'));
-  const durations = frames.map((e) => e.duration).sort((a, b) => a - b);
-  return {
-    metadata: meta ? meta.duration : -1,
-    frames: frames.length,
-    firstFrame: Math.min(...frames.map((e) => e.startTime)),
-    lastFrame: Math.max(...frames.map((e) => e.responseEnd)),
-    median: durations[Math.floor(durations.length / 2)] || 0,
-  };
-}"""
-
-FPS = """async () => {
-  const ws = window.__workspace;
-  const n = ws.viewer.imageIds.length;
-  await ws.viewer.scrollTo(0);
-  let frames = 0;
-  let running = true;
-  const count = () => { frames += 1; if (running) requestAnimationFrame(count); };
-  requestAnimationFrame(count);
-  const start = performance.now();
-  for (let pass = 0; pass < 3; pass++) {
-    for (let k = 0; k < n; k++) {
-      await ws.viewer.scrollTo(pass % 2 ? n - 1 - k : k);
-      await new Promise((resolve) => requestAnimationFrame(resolve));
-    }
-  }
-  running = false;
-  const seconds = (performance.now() - start) / 1000;
-  return { fps: frames / seconds, slices: 3 * n, seconds };
 }"""
 
 

@@ -1,11 +1,12 @@
 // Viewer start-up and loading: the stack viewport, the reader's stored findings and masks, the
-// drawing events that feed the save queue, the whole-stack prefetch, and the test hooks.
+// drawing events that feed the save queue, the whole-stack load, and the test hooks.
 import { useEffect, useRef, useState, type RefObject } from "react";
-import { cache, imageLoader, type Types } from "@cornerstonejs/core";
+import { cache, type Types } from "@cornerstonejs/core";
 import { annotation as csAnnotation, Enums as ToolEnums, segmentation } from "@cornerstonejs/tools";
 import type { Label } from "../types";
 import { canvasToIJ, ijToCanvas } from "../viewer/coords";
-import { loadStackImageIds } from "../viewer/dicomweb";
+import { loadSeriesInOneRequest } from "../viewer/bulkLoad";
+import { dicomwebRoot, loadStackImageIds } from "../viewer/dicomweb";
 import { StackViewer, type Voi } from "../viewer/StackViewer";
 import { ANSWER_KINDS, answerKey, fromFinding, parseColor, toFinding, toolForKind, type CsAnnotation } from "./drawings";
 import { MaskLayers } from "./masks";
@@ -82,6 +83,11 @@ export function useViewerStartup({ data, elementRef, store, mySet, labelsByKey, 
         performance.mark("workspace-first-image");
         element.dataset.rendered = "true";
       };
+      // The whole stack in one bulk data request, alongside the shown slice's own request and
+      // while findings and masks load (awaited last; a cancelled page drops it quietly).
+      const seriesUrl = `${dicomwebRoot(projectId)}/studies/${frames.study_instance_uid}/series/${frames.series_instance_uid}`;
+      const stackLoaded = loadSeriesInOneRequest(seriesUrl, ids, setLoaded, controller.signal);
+      stackLoaded.catch(() => undefined);
       await viewer.open(ids, Math.min(Math.max(data.startSlice, 0), ids.length - 1));
       if (cancelled) return;
       const initial = data.presets.find((p) => p.name.toLowerCase() === data.initialWindow.toLowerCase());
@@ -159,16 +165,7 @@ export function useViewerStartup({ data, elementRef, store, mySet, labelsByKey, 
         if (uid && store.get(uid) && editableRef.current) store.remove(uid);
       });
 
-      // Prefetch the whole stack (the viewport loads the shown slice first).
-      let done = 0;
-      await Promise.all(
-        imageLoader.loadAndCacheImages(ids).map((p) =>
-          p.then(
-            () => setLoaded(++done),
-            () => setLoaded(++done),
-          ),
-        ),
-      );
+      await stackLoaded;
       marks.stackLoaded = performance.now();
       performance.mark("workspace-stack-loaded");
       element.dataset.stackLoaded = "true";
@@ -188,6 +185,8 @@ export function useViewerStartup({ data, elementRef, store, mySet, labelsByKey, 
         ijToCanvas(viewer.viewport, viewer.imageIds[slice ?? viewer.currentK], [i, j]),
       toIJ: (x: number, y: number) => canvasToIJ(viewer.viewport, viewer.currentImageId, [x, y]),
       annotations: () => csAnnotation.state.getAllAnnotations(),
+      /** How many images of the stack are decoded in Cornerstone's cache. */
+      cachedImages: () => viewer.imageIds.filter((id) => cache.getImage(id)).length,
       /** Painted voxels per labelmap segmentation (the reader's masks and review overlays). */
       segmentationVoxels: () =>
         Object.fromEntries(
