@@ -18,6 +18,7 @@ from rest_framework.routers import DefaultRouter
 from rest_framework.views import APIView
 
 from annotator.accounts.models import User
+from annotator.core.errors import DomainError
 from annotator.imaging.models import Stack
 from annotator.labeling.annotations import (
     add_comment,
@@ -55,28 +56,32 @@ IF_MATCH = OpenApiParameter(
 _VERSION = re.compile(r'^(?:W/)?"?(\d{1,10})"?$')
 
 
-def expected_version(request: Request, body: dict[str, Any] | None = None) -> int:
-    """Return the version an edit started from: body `version`, `If-Match: "<n>"` or
-    `?version=` (the one place every labeling write reads it).
+def expected_version(
+    request: Request,
+    body: dict[str, Any] | None = None,
+    *,
+    field: str = "version",
+    error: type[DomainError] = InvalidAnnotationError,
+) -> int:
+    """Return the version an edit started from: body `<field>`, `If-Match: "<n>"` or
+    `?<field>=` (the one place every versioned write of the API reads it).
 
     Raises:
-        InvalidAnnotationError: none was given (edits must say what they saw), or it is not
-            one version number.
+        error (InvalidAnnotationError unless told): none was given (edits must say what they
+            saw), or it is not one version number.
     """
-    raw: Any = (body or {}).get("version")
+    raw: Any = (body or {}).get(field)
     if raw is None:
-        raw = request.headers.get("If-Match") or request.query_params.get("version")
+        raw = request.headers.get("If-Match") or request.query_params.get(field)
     if raw is None or raw == "":
-        raise InvalidAnnotationError(
-            'Say which version you edited: a `version` field, If-Match: "<version>" (the ETag '
-            "of your last GET) or ?version=<version>.",
-            field="version",
+        raise error(
+            f'Say which {field} you edited: a `{field}` field, If-Match: "<{field}>" (the ETag '
+            f"of your last GET) or ?{field}=<{field}>.",
+            field=field,
         )
     match = _VERSION.match(str(raw).strip())
     if match is None or int(match.group(1)) < 1:
-        raise InvalidAnnotationError(
-            f'The version must be one number like "7", not {str(raw)[:40]!r}.', field="version"
-        )
+        raise error(f'The {field} must be one number like "7", not {str(raw)[:40]!r}.', field=field)
     return int(match.group(1))
 
 

@@ -18,9 +18,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.accounts.models import User
+from annotator.core.errors import DomainError
 from annotator.projects.access import Action
 from annotator.projects.models import Project
 from annotator.projects.selectors import list_projects_for_user
+from api.annotations import expected_version
 from api.auth import request_user
 from api.exceptions import register_current_view
 from api.jobs import JobSerializer
@@ -196,17 +198,6 @@ IF_MATCH = OpenApiParameter(
 )
 
 
-def _expected_revision(request: Request, data: dict[str, Any]) -> int:
-    if "revision" in data:
-        return int(data["revision"])
-    raw = (request.headers.get("If-Match") or "").strip().strip('W/"').strip('"')
-    if not raw.isdigit():
-        raise serializers.ValidationError(
-            {"revision": ['Say which revision you edited: `revision` or If-Match: "<revision>".']}
-        )
-    return int(raw)
-
-
 @extend_schema(tags=["ml"])
 class RegisteredModelViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, ProjectScopedViewSet[RegisteredModel]
@@ -294,7 +285,7 @@ class RegisteredModelViewSet(
         updated = update_model(
             model=model,
             actor=request_user(request),
-            expected_revision=_expected_revision(request, data),
+            expected_revision=expected_version(request, data, field="revision", error=DomainError),
             active=data.get("active"),
             description=data.get("description"),
             label_map=data.get("label_map"),
